@@ -1,0 +1,116 @@
+"""The demo provider's protected JSON API (an OAuth 2.0 resource server, RFC 6750).
+
+``GET /api/me`` needs any valid token; ``GET /api/items`` (paginated) needs ``items:read``;
+``POST /api/items`` needs ``items:write``. The token may come in the ``Authorization`` header under
+any configured scheme (``Bearer`` by default) or in the ``access_token`` query parameter (RFC 6750
+§2.3, supported because the seed's "Add Access Token To: query" needs a server that accepts it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+from .settings import DemoSettings
+from .store import DEMO_USER, DemoStore, IssuedToken
+
+__all__ = ["create_api_app"]
+
+_REALM = 'realm="nb_oauth demo"'
+
+
+def create_api_app(store: DemoStore, settings: DemoSettings) -> Flask:
+    """Build the resource server's Flask app over the authorization server's token store."""
+    app = Flask("nb_oauth.demo.api")
+    prefixes = {p.lower() for p in settings.api_token_prefixes}
+
+    def deny(status: int, error: str | None, description: str | None) -> Response:
+        store.count(f"api_{status}")
+        return _challenge(status, error, description)
+
+    def authorize(scope: str | None) -> IssuedToken | Response:
+        store.count("api_requests")
+        header = request.headers.get("Authorization")
+        in_query = request.args.get("access_token")
+        if header and in_query:
+            # RFC 6750 §2: "Clients MUST NOT use more than one method to transmit the token".
+            return deny(400, "invalid_request", "send the token one way only")
+        value = in_query
+        if header:
+            scheme, _, value = header.partition(" ")
+            if scheme.lower() not in prefixes:
+                value = None
+        if not value:
+            # RFC 6750 §3.1: no error code when the request carried no authentication at all.
+            return deny(401, None, None)
+        token = store.by_access_token(value.strip())
+        if token is None or token.is_revoked() or token.is_expired():
+            return deny(401, "invalid_token", "The access token is expired, revoked or unknown")
+        if scope and scope not in token.scope.split():
+            return deny(403, "insufficient_scope", f"This call needs the {scope} scope")
+        return token
+
+    @app.get("/api/me")
+    def me() -> Any:
+        token = authorize(None)
+        if isinstance(token, Response):
+            return token
+        return jsonify({**DEMO_USER, "client_id": token.client_id, "scope": token.scope})
+
+    @app.get("/api/items")
+    def list_items() -> Any:
+        token = authorize("items:read")
+        if isinstance(token, Response):
+            return token
+        page = _positive_int("page", 1)
+        per_page = min(_positive_int("per_page", 10), 100)
+        with store.lock:
+            items = list(store.items)
+        start = (page - 1) * per_page
+        more = start + per_page < len(items)
+        return jsonify(
+            {
+                "items": items[start : start + per_page],
+                "page": page,
+                "per_page": per_page,
+                "total": len(items),
+                "next": f"/api/items?page={page + 1}&per_page={per_page}" if more else None,
+            }
+        )
+
+    @app.post("/api/items")
+    def create_item() -> Any:
+        token = authorize("items:write")
+        if isinstance(token, Response):
+            return token
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+            return jsonify({"error": "send a JSON object with a string 'name'"}), 400
+        with store.lock:
+            item = {"id": len(store.items) + 1, "name": body["name"], "owner": DEMO_USER["sub"]}
+            store.items.append(item)
+        return jsonify(item), 201
+
+    return app
+
+
+def _positive_int(name: str, default: int) -> int:
+    try:
+        return max(1, int(request.args.get(name, default)))
+    except ValueError:
+        return default
+
+
+def _challenge(status: int, error: str | None, description: str | None) -> Response:
+    """An RFC 6750 §3 ``WWW-Authenticate: Bearer`` challenge."""
+    parts = [_REALM]
+    if error:
+        parts.append(f'error="{error}"')
+    if description:
+        parts.append(f'error_description="{description}"')
+    body = {"error": error or "unauthorized"}
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["WWW-Authenticate"] = "Bearer " + ", ".join(parts)
+    return response

@@ -1,0 +1,335 @@
+"""The demo authorization server: Authlib's server-side grants wired into a small Flask app.
+
+Endpoints (RFC names): ``/authorize`` (consent page, RFC 6749 §4.1.1), ``/token`` (§3.2),
+``/revoke`` (RFC 7009) and ``/.well-known/oauth-authorization-server`` (RFC 8414).
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+from collections import defaultdict
+from typing import Any
+
+from authlib.common.security import generate_token
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
+from authlib.oauth2 import OAuth2Error, OAuth2Request
+from authlib.oauth2.rfc6749.requests import OAuth2Payload
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc9207 import IssuerParameter
+from flask import Flask, Response, jsonify, request
+from werkzeug.datastructures import MultiDict
+
+from .settings import DemoSettings
+from .store import DEMO_USER, SCOPES, DemoStore, IssuedCode, IssuedToken
+
+__all__ = ["create_authorization_app"]
+
+# RFC 7591 names of the client authentication methods the demo accepts.
+ALL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+class _DemoServer(AuthorizationServer):  # type: ignore[misc]
+    """Authlib's Flask server, plus a JSON token-request body for the clients that asked for it."""
+
+    def __init__(self, app: Flask, store: DemoStore, settings: DemoSettings) -> None:
+        self.store = store
+        self.settings = settings
+        super().__init__(app, query_client=store.clients.get, save_token=self._save_token)
+        generator = BearerTokenGenerator(
+            access_token_generator=lambda **_: "demo-at-" + generate_token(32),
+            refresh_token_generator=lambda **_: "demo-rt-" + generate_token(40),
+            expires_generator=lambda client, grant_type: settings.token_lifetime,
+        )
+        self.register_token_generator("default", generator)
+
+    def create_oauth2_request(self, req: Any) -> OAuth2Request:
+        if request.is_json and request.path == "/token":
+            return _JsonTokenRequest(request)
+        return FlaskOAuth2Request(request)
+
+    def _save_token(self, token: dict[str, Any], req: Any) -> None:
+        parent = req.refresh_token  # the refresh grant sets it; None for a new grant
+        family = parent.family if parent is not None else secrets.token_hex(8)
+        issued = IssuedToken(
+            access_token=token["access_token"],
+            # Rotation off: no new refresh token; the client keeps the one on the parent record.
+            refresh_token=token.get("refresh_token"),
+            client_id=req.client.client_id,
+            scope=token.get("scope", ""),
+            issued_at=self.store.now(),
+            expires_in=int(token.get("expires_in", 0)),
+            family=family,
+            now=self.store.now,
+        )
+        with self.store.lock:
+            self.store.tokens.append(issued)
+
+
+class _JsonPayload(OAuth2Payload):  # type: ignore[misc]
+    def __init__(self, values: MultiDict[str, str]) -> None:
+        self._values = values
+
+    @property
+    def data(self) -> MultiDict[str, str]:
+        return self._values
+
+    @property
+    def datalist(self) -> defaultdict[str, list[str]]:
+        return defaultdict(list, {k: self._values.getlist(k) for k in self._values})
+
+
+class _JsonTokenRequest(OAuth2Request):  # type: ignore[misc]
+    """A token request whose parameters arrive as one JSON object (SPEC ``body_encoding: json``)."""
+
+    def __init__(self, flask_request: Any) -> None:
+        super().__init__(flask_request.method, flask_request.url, headers=flask_request.headers)
+        body = flask_request.get_json(silent=True)
+        pairs = body.items() if isinstance(body, dict) else ()
+        self._values: MultiDict[str, str] = MultiDict({k: str(v) for k, v in pairs})
+        self.payload = _JsonPayload(self._values)
+
+    @property
+    def args(self) -> MultiDict[str, str]:
+        return MultiDict()
+
+    @property
+    def form(self) -> MultiDict[str, str]:
+        return self._values
+
+
+class _S256Only(CodeChallenge):  # type: ignore[misc]
+    """PKCE with S256 only (RFC 7636 §4.2, RFC 9700 §2.1.1); public clients must use it."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
+            # RFC 7636 §4.3 would default to "plain"; the demo refuses it outright.
+            raise InvalidRequestError("code_challenge_method must be S256")
+        if grant.request.client.auth_method == "none" and not data.get("code_challenge"):
+            raise InvalidRequestError("Public clients must use PKCE (code_challenge with S256)")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class _AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
+
+    def save_authorization_code(self, code: str, req: Any) -> None:
+        store: DemoStore = self.server.store
+        data = req.payload.data
+        with store.lock:
+            store.codes[code] = IssuedCode(
+                code=code,
+                client_id=req.client.client_id,
+                redirect_uri=req.payload.redirect_uri,
+                scope=req.client.get_allowed_scope(req.payload.scope),
+                code_challenge=data.get("code_challenge"),
+                code_challenge_method=data.get("code_challenge_method"),
+                # RFC 6749 §4.1.2: "A maximum authorization code lifetime of 10 minutes".
+                expires_at=store.now() + 600,
+            )
+
+    def query_authorization_code(self, code: str, client: Any) -> IssuedCode | None:
+        store: DemoStore = self.server.store
+        with store.lock:
+            found = store.codes.get(code)
+        if found and found.client_id == client.client_id and store.now() < found.expires_at:
+            return found
+        return None
+
+    def delete_authorization_code(self, authorization_code: IssuedCode) -> None:
+        # RFC 6749 §10.5: codes are single-use.
+        with self.server.store.lock:
+            self.server.store.codes.pop(authorization_code.code, None)
+
+    def authenticate_user(self, authorization_code: IssuedCode) -> dict[str, str]:
+        return DEMO_USER
+
+
+class _RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
+
+    @property
+    def INCLUDE_NEW_REFRESH_TOKEN(self) -> bool:  # noqa: N802 (Authlib's name)
+        return bool(self.server.settings.rotate_refresh_tokens)
+
+    def authenticate_refresh_token(self, refresh_token: str) -> IssuedToken | None:
+        store: DemoStore = self.server.store
+        token = store.by_refresh_token(refresh_token)
+        if token is None or token.refresh_revoked:
+            return None
+        if token.refresh_rotated:
+            # RFC 9700 §4.14.2: a rotated-out refresh token came back, so one of the two parties
+            # holding it is an attacker. Revoke the whole family.
+            store.count("refresh_token_reuse")
+            store.revoke_family(token.family)
+            return None
+        return token
+
+    def authenticate_user(self, refresh_token: IssuedToken) -> dict[str, str]:
+        return DEMO_USER
+
+    def revoke_old_credential(self, refresh_token: IssuedToken) -> None:
+        if self.INCLUDE_NEW_REFRESH_TOKEN:
+            with self.server.store.lock:
+                refresh_token.refresh_rotated = True
+
+
+class _ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+class _Revocation(RevocationEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = ALL_AUTH_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> IssuedToken | None:
+        store: DemoStore = self.server.store
+        # RFC 7009 §2.1: the hint is only a hint; search both kinds.
+        return store.by_access_token(token_string) or store.by_refresh_token(token_string)
+
+    def revoke_token(self, token: IssuedToken, req: Any) -> None:
+        store: DemoStore = self.server.store
+        store.count("revocations")
+        with store.lock:
+            if token.refresh_token == req.form["token"]:
+                # RFC 7009 §2.1: revoking a refresh token also invalidates its access tokens.
+                store.revoke_family(token.family)
+            else:
+                token.access_revoked = True
+
+
+class _Issuer(IssuerParameter):  # type: ignore[misc]
+    def __init__(self, issuer: str) -> None:
+        self.issuer = issuer
+
+    def get_issuer(self) -> str:
+        return self.issuer
+
+
+def create_authorization_app(store: DemoStore, settings: DemoSettings, issuer: str) -> Flask:
+    """Build the authorization server's Flask app; ``issuer`` is its own base URL."""
+    app = Flask("nb_oauth.demo.authorization_server")
+    server = _DemoServer(app, store, settings)
+    server.register_grant(_AuthorizationCodeGrant, [_S256Only(required=True)])
+    server.register_grant(_RefreshTokenGrant)
+    server.register_grant(_ClientCredentialsGrant)
+    server.register_endpoint(_Revocation)
+    # RFC 9207 §2: iss in every authorization response, errors included.
+    issuer_parameter = _Issuer(issuer)
+    server.register_extension(issuer_parameter)
+
+    @app.get("/.well-known/oauth-authorization-server")
+    def metadata() -> Response:
+        return jsonify(_metadata(issuer))
+
+    @app.route("/authorize", methods=["GET", "POST"])
+    def authorize() -> Any:
+        try:
+            grant = server.get_consent_grant(end_user=DEMO_USER)
+        except OAuth2Error as error:
+            if error.redirect_uri:
+                # RFC 6749 §4.1.2.1: a trusted redirect URI gets the error (with iss, RFC 9207).
+                response = server.handle_error_response(None, error)
+                issuer_parameter.add_issuer_parameter(server, response)
+                return response
+            # The client or redirect URI could not be trusted: say so here, redirect nowhere.
+            message = html.escape(error.description or error.error)
+            return _page("Authorization request refused", f"<p>{message}</p>", status=400)
+        if request.method == "GET" and not settings.auto_approve:
+            return _consent_page(grant)
+        store.count("authorizations")
+        approved = settings.auto_approve or request.form.get("decision") == "approve"
+        return server.create_authorization_response(
+            grant=grant, grant_user=DEMO_USER if approved else None
+        )
+
+    @app.post("/token")
+    def token() -> Any:
+        grant_type = _token_parameter("grant_type")
+        store.count(f"token:{grant_type or 'missing'}")
+        if request.is_json and not _client_accepts_json(store):
+            error = InvalidRequestError("This client must send form-encoded token requests")
+            return server.handle_error_response(None, error)
+        return server.create_token_response()
+
+    @app.post("/revoke")
+    def revoke() -> Any:
+        return server.create_endpoint_response("revocation")
+
+    return app
+
+
+def _token_parameter(name: str) -> str | None:
+    if request.is_json:
+        body = request.get_json(silent=True)
+        value = body.get(name) if isinstance(body, dict) else None
+        return str(value) if value is not None else None
+    return request.form.get(name)
+
+
+def _client_accepts_json(store: DemoStore) -> bool:
+    auth = request.authorization
+    client_id = auth.username if auth and auth.type == "basic" else _token_parameter("client_id")
+    client = store.clients.get(client_id or "")
+    return bool(client and client.accepts_json_body)
+
+
+def _metadata(issuer: str) -> dict[str, object]:
+    """RFC 8414 §2 authorization server metadata (plus RFC 9207 §3)."""
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "token_endpoint_auth_methods_supported": ALL_AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": ALL_AUTH_METHODS,
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": list(SCOPES),
+        "authorization_response_iss_parameter_supported": True,
+    }
+
+
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+}
+
+
+def _page(title: str, body_html: str, status: int = 200) -> Response:
+    text = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif;max-width:32em;margin:3em auto}"
+        "button{font-size:1em;padding:.4em 1.2em;margin-right:1em}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body_html}</body></html>"
+    )
+    return Response(text, status=status, mimetype="text/html", headers=_PAGE_HEADERS)
+
+
+def _consent_page(grant: Any) -> Response:
+    client_id = html.escape(grant.client.client_id)
+    scopes = grant.client.get_allowed_scope(grant.request.payload.scope).split()
+    scope_items = "".join(f"<li><code>{html.escape(s)}</code></li>" for s in scopes)
+    # The form posts back to the same URL, so the validated request parameters come along.
+    body = (
+        f"<p><strong>{client_id}</strong> asks to access the demo API as "
+        f"<strong>{html.escape(DEMO_USER['name'])}</strong> with these scopes:</p>"
+        f"<ul>{scope_items}</ul>"
+        "<form method='post'>"
+        "<button type='submit' name='decision' value='approve' id='approve'>Approve</button>"
+        "<button type='submit' name='decision' value='deny' id='deny'>Deny</button>"
+        "</form>"
+    )
+    return _page("nb_oauth demo provider: grant access?", body)

@@ -1,0 +1,199 @@
+"""Run the demo authorization server and its protected API on 127.0.0.1, in background threads."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from .api import create_api_app
+from .authorization_server import create_authorization_app
+from .settings import DemoSettings
+from .store import DemoClient, DemoStore, demo_clients
+
+__all__ = ["DemoProvider", "PortInUse"]
+
+log = logging.getLogger("nb_oauth.demo")
+
+HOST = "127.0.0.1"
+
+
+class PortInUse(OSError):
+    """A fixed port asked for with ``port=`` or ``api_port=`` is taken by another program."""
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Werkzeug's handler without its access log: request lines carry codes and tokens."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 (werkzeug's name)
+        log.debug("demo server %s: %s", type, message % args if args else message)
+
+
+class DemoProvider:
+    """The demo OAuth 2.0 provider: an Authlib authorization server plus a protected JSON API.
+
+    Both listen on 127.0.0.1, on ephemeral ports unless ``port``/``api_port`` are given::
+
+        with DemoProvider(token_lifetime=60, auto_approve=True) as provider:
+            provider.token_url, provider.api_url, provider.clients["demo-basic"]
+
+    ``now`` is the provider's clock (tests inject a fake one). ``counters`` reports token requests
+    per grant type (``token:<grant_type>``), ``api_requests``, ``api_401``, ``api_403``,
+    ``authorizations``, ``revocations`` and ``refresh_token_reuse``.
+    Raises :class:`PortInUse` from :meth:`start` when a fixed port is taken.
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        api_port: int = 0,
+        token_lifetime: int = 3600,
+        issue_refresh_token: bool = True,
+        rotate_refresh_tokens: bool = True,
+        auto_approve: bool = False,
+        api_token_prefixes: tuple[str, ...] = ("Bearer",),
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = DemoSettings(
+            token_lifetime=token_lifetime,
+            issue_refresh_token=issue_refresh_token,
+            rotate_refresh_tokens=rotate_refresh_tokens,
+            auto_approve=auto_approve,
+            api_token_prefixes=api_token_prefixes,
+            now=now,
+        )
+        self._ports = (port, api_port)
+        self._store = DemoStore(demo_clients(issue_refresh_token=issue_refresh_token), now)
+        self._servers: list[BaseWSGIServer] = []
+        self._threads: list[threading.Thread] = []
+        self.issuer = ""
+        self.api_url = ""
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> DemoProvider:
+        """Bind both ports and serve in daemon threads. Raises :class:`PortInUse`."""
+        if self._servers:
+            raise RuntimeError("the demo provider is already running")
+        sockets = [_listen(p) for p in self._ports]
+        try:
+            as_port, api_port = (s.getsockname()[1] for s in sockets)
+            self.issuer = f"http://{HOST}:{as_port}"
+            self.api_url = f"http://{HOST}:{api_port}"
+            apps = (
+                create_authorization_app(self._store, self.settings, self.issuer),
+                create_api_app(self._store, self.settings),
+            )
+            for sock, app in zip(sockets, apps):
+                self._serve(sock, app)
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            for sock in sockets:
+                sock.close()  # werkzeug serves from its own duplicate of the descriptor
+        return self
+
+    def _serve(self, sock: socket.socket, app: Flask) -> None:
+        port = sock.getsockname()[1]
+        server = make_server(
+            HOST, port, app, threaded=True, request_handler=_QuietHandler, fd=sock.fileno()
+        )
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"nb_oauth-demo-{port}",
+            daemon=True,
+        )
+        thread.start()
+        self._servers.append(server)
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop serving and close both ports; safe to call twice."""
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._servers.clear()
+        self._threads.clear()
+
+    def __enter__(self) -> DemoProvider:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- what clients need to know -----------------------------------------------------------------
+
+    @property
+    def authorization_url(self) -> str:
+        return f"{self.issuer}/authorize"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.issuer}/token"
+
+    @property
+    def revocation_url(self) -> str:
+        return f"{self.issuer}/revoke"
+
+    @property
+    def metadata_url(self) -> str:
+        # RFC 8414 §3: the well-known URI for an issuer without a path component.
+        return f"{self.issuer}/.well-known/oauth-authorization-server"
+
+    @property
+    def clients(self) -> dict[str, DemoClient]:
+        """The registered demo clients by ``client_id`` (their secrets are demo values)."""
+        return dict(self._store.clients)
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """A snapshot of the request counters; missing keys are zero."""
+        with self._store.lock:
+            return dict(self._store.counters)
+
+    def reset_counters(self) -> None:
+        with self._store.lock:
+            self._store.counters.clear()
+
+    def __repr__(self) -> str:
+        state = f"issuer={self.issuer!r} api_url={self.api_url!r}" if self._servers else "stopped"
+        return f"<DemoProvider {state}>"
+
+
+def _listen(port: int) -> socket.socket:
+    """Bind ``127.0.0.1:port`` (0 = any free port) and listen; raises :class:`PortInUse`."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if os.name != "nt":
+        # POSIX SO_REUSEADDR only skips TIME_WAIT after a restart; on Windows it would allow a
+        # second server on the same port, so it stays off there.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((HOST, port))
+        sock.listen(64)
+    except OSError as exc:
+        sock.close()
+        raise PortInUse(
+            exc.errno, f"port {port} on {HOST} is in use; choose another port or 0 for any free one"
+        ) from None
+    return sock
