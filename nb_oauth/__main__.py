@@ -1,0 +1,7 @@
+"""``python -m nb_oauth``: the same as the ``nb-oauth`` console script."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,186 @@
+"""The ``nb-oauth`` console script.
+
+``nb-oauth provider`` runs the demo provider until Ctrl-C; ``nb-oauth demo`` does the same for now
+and prints how to use it (the full terminal story comes with the demo issue). Every failure is one
+line on stderr and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from .demo import DemoProvider
+
+__all__ = ["main"]
+
+PROG = "nb-oauth"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line (usage is one ``--help`` away) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _build_parser() -> _Parser:
+    parser = _Parser(prog=PROG, description="OAuth 2.0 datasources for Jupyter and IPython.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, help_text in (
+        ("provider", "run the demo OAuth 2.0 provider and protected API until Ctrl-C"),
+        ("demo", "start the demo provider and show how to connect a datasource to it"),
+    ):
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        _add_provider_options(command)
+    return parser
+
+
+def _add_provider_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--port", type=_port, default=0, help="authorization server port (default: any free port)"
+    )
+    parser.add_argument(
+        "--api-port", type=_port, default=0, help="protected API port (default: any free port)"
+    )
+    parser.add_argument(
+        "--token-lifetime",
+        type=_positive_int,
+        default=3600,
+        metavar="SECONDS",
+        help="access-token lifetime (default: 3600)",
+    )
+    parser.add_argument(
+        "--no-refresh-token", action="store_true", help="issue no refresh tokens"
+    )
+    parser.add_argument(
+        "--no-rotation",
+        action="store_true",
+        help="keep refresh tokens on refresh instead of rotating them",
+    )
+    parser.add_argument(
+        "--auto-approve",
+        action="store_true",
+        help="grant consent without showing the consent page (headless runs)",
+    )
+
+
+def _port(text: str) -> int:
+    value = _int(text, "a port")
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0..65535, not {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text, "a number of seconds")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {value}")
+    return value
+
+
+def _int(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        from .demo import DemoProvider, PortInUse
+    except ImportError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    provider = DemoProvider(
+        port=args.port,
+        api_port=args.api_port,
+        token_lifetime=args.token_lifetime,
+        issue_refresh_token=not args.no_refresh_token,
+        rotate_refresh_tokens=not args.no_rotation,
+        auto_approve=args.auto_approve,
+    )
+    try:
+        provider.start()
+    except PortInUse as exc:
+        print(f"{PROG}: error: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        _print_provider(provider, show_next_steps=args.command == "demo")
+        _wait_for_stop_signal()
+    finally:
+        provider.stop()
+    print("Demo provider stopped.", flush=True)
+    return 0
+
+
+def _wait_for_stop_signal() -> None:
+    """Block until Ctrl-C (SIGINT) or SIGTERM."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        # Waiting in short slices keeps the main thread responsive to SIGINT on every platform.
+        while not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+
+
+def _print_provider(provider: DemoProvider, *, show_next_steps: bool) -> None:
+    s = provider.settings
+    refresh = "off" if not s.issue_refresh_token else f"on, rotation {_on(s.rotate_refresh_tokens)}"
+    lines = [
+        "nb_oauth demo provider is running on 127.0.0.1 (Ctrl-C to stop).",
+        "",
+        f"  issuer                  {provider.issuer}",
+        f"  authorization endpoint  {provider.authorization_url}",
+        f"  token endpoint          {provider.token_url}",
+        f"  revocation endpoint     {provider.revocation_url}",
+        f"  metadata                {provider.metadata_url}",
+        f"  protected API           {provider.api_url}/api/me  {provider.api_url}/api/items",
+        f"  access tokens           {s.token_lifetime} s; refresh tokens {refresh}; "
+        f"consent {'auto-approved' if s.auto_approve else 'page with Approve/Deny'}",
+        "",
+        "  demo clients (demo values, valid only for this provider):",
+        f"    {'client_id':<12} {'client_secret':<19} {'client_auth':<12} {'body':<5} grants",
+    ]
+    auth_names = {"client_secret_basic": "basic", "client_secret_post": "body", "none": "none"}
+    for client in provider.clients.values():
+        lines.append(
+            f"    {client.client_id:<12} {client.client_secret or '-':<19} "
+            f"{auth_names[client.auth_method]:<12} "
+            f"{'json' if client.accepts_json_body else 'form':<5} {', '.join(client.grant_types)}"
+        )
+    if show_next_steps:
+        lines += [
+            "",
+            "  Redirect URIs: http://127.0.0.1:<any port>/callback (RFC 8252 loopback).",
+            "  Point a datasource's token_url and authorization_url at the endpoints above.",
+        ]
+    print("\n".join(lines), flush=True)
+
+
+def _on(flag: bool) -> str:
+    return "on" if flag else "off"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

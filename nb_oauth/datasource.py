@@ -1,0 +1,485 @@
+"""`Datasource`: the saved, non-secret configuration of one OAuth-protected API (SPEC.md section 1).
+
+The client secret is deliberately not a field: it is write-only, passed to
+`nb_oauth.save(ds, client_secret=...)` and kept in the keyring, so a `Datasource` can be shown,
+logged, saved to the config file and put in a notebook without leaking anything (SEC-39, SEC-41).
+
+Validation happens once, in the constructor (and therefore also in `replace` and `from_config`).
+Each invalid field raises one `ConfigError` whose one-line message names the field and the fix.
+
+Transport security (SEC-34): every endpoint must be `https`, except on a loopback host (127.0.0.0/8,
+::1, localhost), where plain `http` is allowed because the traffic never leaves the machine; that is
+how the demo provider runs. `insecure_transport=True` loosens nothing on its own: it declares the
+datasource a loopback test rig, so every endpoint must then be on a loopback host (a non-loopback
+endpoint is a `ConfigError`), and only then may the httpx adapter relax certificate verification for
+a self-signed local server, warning when it does.
+
+`client_auth` defaults to `basic` as SPEC.md says. STYLE rule 5 ("basic when a secret exists,
+else none") is honoured when the method is chosen at request time, where the secret is known:
+`nb_oauth.grants.client_auth.select_client_auth` uses `none` when no client secret is saved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+from urllib.parse import SplitResult, urlsplit
+
+from nb_oauth.errors import ConfigError
+from nb_oauth.redact import redact_url
+
+__all__ = ["BodyEncoding", "ClientAuth", "Datasource", "Grant", "TokenPlacement"]
+
+Grant = Literal["authorization_code", "client_credentials"]
+TokenPlacement = Literal["header", "query"]
+ClientAuth = Literal["basic", "body", "none"]
+BodyEncoding = Literal["form", "json"]
+
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]*")  # RFC 9110 §5.6.2 tchar
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+")  # RFC 3986 §2.3
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §3.3
+_LIST_SEPARATORS = re.compile(r"[\s,]+")
+
+# RFC 6749 §3.1: a parameter is never sent twice, and these are ours (SEC-19). `request` and
+# `request_uri` would let a JWT-secured request override all of them (RFC 9101 §6.3).
+_RESERVED_AUTH_PARAMS = frozenset(
+    "response_type client_id redirect_uri state code_challenge code_challenge_method scope iss "
+    "request request_uri".split()
+)
+# RFC 6749 §4.1.3, §4.4.2, §6, §2.3.1, RFC 7636 §4.5, RFC 7521 §4.2. `username`/`password` would
+# smuggle in the password grant (SEC-20) and a secret into the plain config file (SEC-39).
+_RESERVED_TOKEN_PARAMS = frozenset(
+    "grant_type code code_verifier redirect_uri refresh_token client_id client_secret "
+    "client_assertion client_assertion_type scope assertion username password".split()
+)
+
+_REJECTED_GRANTS = {
+    "password": "the password grant is not supported (RFC 9700 §2.4: it MUST NOT be used)",
+    "implicit": "the implicit grant is not supported (RFC 9700 §2.1.2)",
+    "token": "the implicit grant is not supported (RFC 9700 §2.1.2)",
+}
+_URL_FIELDS = ("token_url", "authorization_url", "base_url", "issuer", "revocation_url")
+_REQUIRED = ("name", "token_url", "client_id")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_PLACEMENTS = ("header", "query")
+_CLIENT_AUTHS = ("basic", "body", "none")
+_ENCODINGS = ("form", "json")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Datasource:
+    """A named OAuth 2.0 datasource. Keyword names are the field names of SPEC.md section 1.
+
+    `scopes` and `extra_origins` accept a comma- and/or space-separated string or any iterable and
+    are stored as tuples; `auth_params` and `token_params` are stored as read-only mappings sorted
+    by name. Raises `ConfigError` for the first invalid field; never logs.
+    """
+
+    name: str
+    grant: Grant = "authorization_code"
+    token_url: str
+    authorization_url: str | None = None
+    client_id: str
+    scopes: Sequence[str] = ()
+    token_placement: TokenPlacement = "header"
+    header_prefix: str = "Bearer"
+    query_param: str = "access_token"
+    client_auth: ClientAuth = "basic"
+    body_encoding: BodyEncoding = "form"
+    auth_params: Mapping[str, str] = field(default_factory=dict, hash=False)
+    token_params: Mapping[str, str] = field(default_factory=dict, hash=False)
+    base_url: str | None = None
+    extra_origins: Sequence[str] = ()
+    redirect_port: int = 0
+    refresh_leeway: float = 60.0
+    send_scope_on_refresh: bool = False
+    issuer: str | None = None
+    revocation_url: str | None = None
+    insecure_transport: bool = False
+
+    def __post_init__(self) -> None:
+        insecure = _flag("insecure_transport", self.insecure_transport)
+        # Checked in field order, so the first invalid field is the one reported.
+        normalized = {
+            "name": _name(self.name),
+            "grant": _grant(self.grant),
+            "token_url": _url("token_url", self.token_url, insecure, required=True),
+            "authorization_url": _url("authorization_url", self.authorization_url, insecure),
+            "client_id": _text("client_id", self.client_id),
+            "scopes": _scopes(self.scopes),
+            "token_placement": _choice("token_placement", self.token_placement, _PLACEMENTS),
+            "header_prefix": _header_prefix(self.header_prefix),
+            "query_param": _query_param(self.query_param),
+            "client_auth": _choice("client_auth", self.client_auth, _CLIENT_AUTHS),
+            "body_encoding": _choice("body_encoding", self.body_encoding, _ENCODINGS),
+            "auth_params": _params("auth_params", self.auth_params, _RESERVED_AUTH_PARAMS),
+            "token_params": _params("token_params", self.token_params, _RESERVED_TOKEN_PARAMS),
+            "base_url": _url("base_url", self.base_url, insecure),
+            "extra_origins": _origins(self.extra_origins, insecure),
+            "redirect_port": _port(self.redirect_port),
+            "refresh_leeway": _leeway(self.refresh_leeway),
+            "send_scope_on_refresh": _flag("send_scope_on_refresh", self.send_scope_on_refresh),
+            "issuer": _url("issuer", self.issuer, insecure, query=False),
+            "revocation_url": _url("revocation_url", self.revocation_url, insecure),
+        }
+        for name, value in normalized.items():
+            object.__setattr__(self, name, value)  # frozen: normalizing is part of construction
+        if self.grant == "authorization_code" and self.authorization_url is None:
+            raise ConfigError(
+                "authorization_url",
+                "is required for grant='authorization_code'",
+                "set the provider's authorization endpoint (RFC 6749 §3.1), or use "
+                "grant='client_credentials'",
+            )
+        if self.grant == "client_credentials" and self.client_auth == "none":
+            raise ConfigError(
+                "client_auth",
+                "'none' cannot be used with grant='client_credentials'",
+                "use 'basic' or 'body' and save a client secret (RFC 6749 §4.4: confidential "
+                "clients only)",
+            )
+
+    @property
+    def scope_string(self) -> str:
+        """The scopes as sent on the wire: space-delimited (RFC 6749 §3.3)."""
+        return " ".join(self.scopes)
+
+    @property
+    def effective_header_prefix(self) -> str:
+        """The Authorization scheme sent with the token; an empty prefix means `Bearer`."""
+        return self.header_prefix or "Bearer"
+
+    @property
+    def resource_origins(self) -> tuple[str, ...]:
+        """Origins (`scheme://host:port`) the access token may be sent to (SEC-32)."""
+        origins = [_origin(urlsplit(self.base_url))] if self.base_url else []
+        return tuple(dict.fromkeys([*origins, *self.extra_origins]))
+
+    def redirect_uri(self, port: int, *, ipv6: bool = False) -> str:
+        """The loopback redirect URI for a catcher bound to `port` (RFC 8252 §7.3, SPEC section 2).
+
+        Uses the IP literal, never `localhost` (SEC-1); `ipv6=True` gives the `[::1]` fallback.
+        Raises `ValueError` for a port outside 1..65535.
+        """
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ValueError(f"redirect port must be 1..65535, not {port!r}")
+        return f"http://{'[::1]' if ipv6 else '127.0.0.1'}:{port}/callback"
+
+    def replace(self, **changes: Any) -> Datasource:
+        """Return a copy with `changes` applied, validated like a new datasource."""
+        return dataclasses.replace(self, **changes)
+
+    def to_config(self) -> dict[str, object]:
+        """All fields as plain JSON-able data (lists and dicts); there is nothing secret in it."""
+        config: dict[str, object] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Mapping):
+                value = dict(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            config[f.name] = value
+        return config
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, object]) -> Datasource:
+        """Build a datasource from `to_config()` data. Missing optional fields take defaults.
+
+        Raises `ConfigError` for an unknown, missing or invalid field, and for a `client_secret`
+        key, which never belongs in the config file (SEC-39).
+        """
+        known = [f.name for f in dataclasses.fields(cls)]
+        for key in config:
+            if key == "client_secret":
+                raise ConfigError(
+                    "client_secret",
+                    "must not be in the config file",
+                    "remove it and use nb_oauth.save(ds, client_secret=...), which "
+                    "keeps it in the keyring",
+                )
+            if key not in known:
+                raise ConfigError(
+                    str(key),
+                    "is not a datasource field",
+                    f"remove it or fix the spelling; fields are {', '.join(known)}",
+                )
+        for key in _REQUIRED:
+            if key not in config:
+                raise ConfigError(key, "is missing", f"add the datasource's {key}")
+        values: dict[str, Any] = dict(config)
+        return cls(**values)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The read-only mappings cannot be pickled or deep-copied; the config form can.
+        return (_from_config, (self.to_config(),))
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value == f.default or (
+                f.default_factory is not dataclasses.MISSING and value == f.default_factory()
+            ):
+                continue
+            if isinstance(value, Mapping):
+                value = dict(value)
+            elif f.name in _URL_FIELDS:
+                value = redact_url(value)
+            shown.append(f"{f.name}={value!r}")
+        return f"Datasource({', '.join(shown)})"
+
+
+def _from_config(config: Mapping[str, object]) -> Datasource:
+    return Datasource.from_config(config)
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _text(name: str, value: object, *, required: bool = True) -> str:
+    if value is None and required:
+        raise ConfigError(name, "is missing", f"set the datasource's {name}")
+    if not isinstance(value, str):
+        raise ConfigError(name, f"must be a string, not {type(value).__name__}", "quote the value")
+    value = value.strip()
+    if required and not value:
+        raise ConfigError(name, "is empty", f"set the datasource's {name}")
+    if not value.isprintable():
+        raise ConfigError(name, "contains control characters", "retype the value")
+    return value
+
+
+def _name(value: object) -> str:
+    name = _text("name", value)
+    if not _NAME.fullmatch(name):
+        raise ConfigError(
+            "name",
+            f"{_shown(name)} has characters other than letters, digits, '-' and '_'",
+            "use a name such as 'crm' or 'github-prod'",
+        )
+    return name
+
+
+def _header_prefix(value: object) -> str:
+    prefix = "" if value is None else _text("header_prefix", value, required=False)
+    if not _HTTP_TOKEN.fullmatch(prefix):
+        raise ConfigError(
+            "header_prefix",
+            f"{_shown(prefix)} is not one word",
+            "use a single word such as 'Bearer' or 'token' (empty means 'Bearer')",
+        )
+    return prefix
+
+
+def _query_param(value: object) -> str:
+    name = _text("query_param", value)
+    if not _UNRESERVED.fullmatch(name):
+        raise ConfigError(
+            "query_param",
+            f"{_shown(name)} is not URL-safe",
+            "use letters, digits and '-._~', such as 'access_token'",
+        )
+    return name
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(name, f"must be True or False, not {_shown(value)}", "pass a bool")
+    return value
+
+
+def _choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        options = " or ".join(repr(option) for option in allowed)
+        raise ConfigError(name, f"{_shown(value)} is not supported", f"use {options}")
+    return str(value)
+
+
+def _grant(value: object) -> str:
+    if isinstance(value, str) and value.strip().lower() in _REJECTED_GRANTS:
+        raise ConfigError(
+            "grant",
+            _REJECTED_GRANTS[value.strip().lower()],
+            "use 'authorization_code' (a browser sign-in, always with PKCE) or "
+            "'client_credentials' (server to server)",
+        )
+    return _choice("grant", value, ("authorization_code", "client_credentials"))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _split_url(name: str, value: str) -> SplitResult:
+    # Backslashes are read as '/' by browsers but not by urlsplit: refuse the ambiguity.
+    if any(char.isspace() or char == "\\" for char in value) or not value.isprintable():
+        raise ConfigError(name, "contains spaces, '\\' or control characters", "retype the URL")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ConfigError(name, "is not a valid URL", "use a URL like https://host/path") from None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        raise ConfigError(
+            name,
+            f"{_shown(redact_url(value))} is not an http(s) URL with a host",
+            "use a URL like https://host/path",
+        )
+    if "@" in parts.netloc:
+        # Never echo the URL: the userinfo may be a password.
+        raise ConfigError(
+            name,
+            "contains credentials (user:password@)",
+            "remove them; the client secret goes to nb_oauth.save(ds, client_secret=...)",
+        )
+    if "#" in value:
+        raise ConfigError(name, "has a fragment ('#...')", "remove it (RFC 6749 §3.1, §3.2)")
+    return parts
+
+
+def _url(
+    name: str, value: object, insecure: bool, *, required: bool = False, query: bool = True
+) -> str | None:
+    if not required and (value is None or (isinstance(value, str) and not value.strip())):
+        return None
+    url = _text(name, value)
+    parts = _split_url(name, url)
+    _check_transport(name, parts, insecure)
+    if not query and parts.query:
+        raise ConfigError(name, "has a query component", "remove it (RFC 8414 §2)")
+    return url
+
+
+def _check_transport(name: str, parts: SplitResult, insecure: bool) -> None:
+    loopback = _is_loopback(parts.hostname or "")
+    if insecure and not loopback:
+        raise ConfigError(
+            "insecure_transport",
+            f"is only for loopback test servers, but {name} is on {parts.hostname!r}",
+            "remove insecure_transport=True (SEC-34)",
+        )
+    if parts.scheme == "http" and not loopback:
+        raise ConfigError(
+            name,
+            f"uses http:// on {parts.hostname!r}",
+            "use https:// (RFC 6749 §10.9, SEC-34); http is allowed only on 127.0.0.1, ::1 "
+            "and localhost",
+        )
+
+
+def _origin(parts: SplitResult) -> str:
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}:{parts.port or _DEFAULT_PORTS[parts.scheme]}"
+
+
+def _origins(value: object, insecure: bool) -> tuple[str, ...]:
+    origins = []
+    for item in _items("extra_origins", value):
+        parts = _split_url("extra_origins", item)
+        if parts.path not in ("", "/") or parts.query:
+            raise ConfigError(
+                "extra_origins",
+                f"{_shown(redact_url(item))} is not an origin",
+                "give only scheme://host[:port], without a path",
+            )
+        _check_transport("extra_origins", parts, insecure)
+        origins.append(_origin(parts))
+    return tuple(dict.fromkeys(origins))
+
+
+def _items(name: str, value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [item for item in _LIST_SEPARATORS.split(value) if item]
+    if not isinstance(value, Iterable) or isinstance(value, Mapping):
+        raise ConfigError(
+            name,
+            f"must be a string or a list, not {type(value).__name__}",
+            "write e.g. 'read write' or ['read', 'write']",
+        )
+    items = []
+    for item in value:
+        if not isinstance(item, str):
+            raise ConfigError(
+                name, f"contains {_shown(item)}, which is not a string", "quote every item"
+            )
+        if item.strip():
+            items.append(item.strip())
+    return items
+
+
+def _scopes(value: object) -> tuple[str, ...]:
+    scopes = _items("scopes", value)
+    for scope in scopes:
+        if not _SCOPE_TOKEN.fullmatch(scope):
+            raise ConfigError(
+                "scopes",
+                f"{_shown(scope)} is not a valid scope",
+                "use printable ASCII without spaces, '\"' or '\\' (RFC 6749 §3.3)",
+            )
+    return tuple(dict.fromkeys(scopes))
+
+
+def _params(name: str, value: object, reserved: frozenset[str]) -> Mapping[str, str]:
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            name,
+            f"must be a mapping, not {type(value).__name__}",
+            "write e.g. {'prompt': 'consent'}",
+        )
+    params: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key.strip() or not isinstance(item, str):
+            raise ConfigError(
+                name,
+                f"entry {_shown(key)} is not a string name with a string value",
+                "quote names and values",
+            )
+        if key.strip().lower() in reserved:
+            raise ConfigError(
+                name,
+                f"may not set the protocol parameter {key.strip()!r}",
+                "remove it; nb_oauth sets it itself (RFC 6749 §3.1, SEC-19)",
+            )
+        params[key.strip()] = item
+    return MappingProxyType(dict(sorted(params.items())))
+
+
+def _port(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ConfigError(
+            "redirect_port",
+            f"{_shown(value)} is not a port",
+            "use 0 (any free port) or the port registered at the provider",
+        )
+    return value
+
+
+def _leeway(value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (math.isfinite(value) and value >= 0)
+    ):
+        raise ConfigError(
+            "refresh_leeway", f"{_shown(value)} is not a number of seconds >= 0", "use e.g. 60"
+        )
+    return float(value)

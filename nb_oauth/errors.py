@@ -1,0 +1,324 @@
+"""The nb_oauth exception tree, and the warning category.
+
+    NbOAuthError
+     ├── ConfigError                 a datasource field is invalid (also a ValueError)
+     ├── AuthorizationError          RFC 6749 §4.1.2.1 error response from the authorization server
+     │    └── AuthorizationDenied    error=access_denied: consent was declined
+     ├── StateMismatch               only responses with a wrong or missing `state` arrived
+     ├── CallbackTimeout             no authorization response before the deadline
+     ├── TokenError                  RFC 6749 §5.2 error response from the token endpoint
+     │    ├── ReauthRequired         invalid_grant: the grant is dead, reconnect
+     │    ├── ClientConfigError      invalid_client, unauthorized_client
+     │    └── ScopeError             invalid_scope; RFC 6750 §3.1 insufficient_scope from an API
+     ├── TokenEndpointError          the token endpoint answered something that is not OAuth
+     ├── TokenEndpointTimeout        the token endpoint did not answer in time
+     └── StorageUnavailable          the keyring cannot store or read a secret
+          └── SecretTooLargeForBackend
+
+    NbOAuthWarning (a UserWarning)   recoverable server quirks: missing token_type, odd expires_in
+
+Messages are one line without a final period (so a command at the end can be copied as is), and
+never contain a token, a secret, an authorization code or a raw server payload
+(SEC-42): server text (`error_description`, body excerpts) is reduced to at most 200 characters of
+plain text by `nb_oauth.redact.redact_text`, with anything that looks like a credential masked.
+
+Errors raised inside an httpx request (STYLE rule 8). The token, refresh and API-scope errors
+(`TokenError` and its subclasses, `TokenEndpointError`, `TokenEndpointTimeout`,
+`StorageUnavailable`) can surface from `client.get(...)`, where callers already write
+`except httpx.HTTPError`. This module stays free of httpx so that the protocol core is testable and
+reusable on its own; the httpx adapter declares one request-time twin per class, with keyring's
+`NoKeyringError` double inheritance:
+
+    class ReauthRequired(errors.ReauthRequired, httpx.HTTPError): ...
+
+and raises the twin at the request boundary. The twin is still caught by
+`except nb_oauth.errors.ReauthRequired` and by `except httpx.HTTPError`. No glue is needed: every
+`__init__` here ends in a cooperative `super().__init__(message)` with one message, which in the
+twin's MRO reaches `httpx.HTTPError.__init__(message)` (tests/test_errors.py proves the recipe).
+`ConfigError`, the consent errors and `StorageUnavailable` at save time are raised outside
+requests and stay plain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from nb_oauth.redact import redact_text, redact_url
+
+__all__ = [
+    "authorization_error_from_response",
+    "AuthorizationDenied",
+    "AuthorizationError",
+    "CallbackTimeout",
+    "ClientConfigError",
+    "ConfigError",
+    "NbOAuthError",
+    "NbOAuthWarning",
+    "ReauthRequired",
+    "ScopeError",
+    "SecretTooLargeForBackend",
+    "StateMismatch",
+    "StorageUnavailable",
+    "token_error_from_response",
+    "TokenEndpointError",
+    "TokenEndpointTimeout",
+    "TokenError",
+]
+
+_DESCRIPTION_LIMIT = 200
+_CODE_LIMIT = 80
+
+
+class NbOAuthWarning(UserWarning):
+    """A server quirk nb_oauth worked around, or a setting that weakens security."""
+
+
+class NbOAuthError(Exception):
+    """Base class of every nb_oauth error."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take keyword arguments, so the default `cls(*args)` unpickling would fail;
+        # rebuild from the message and attributes instead (multiprocessing, ipyparallel).
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restore(cls: type[NbOAuthError], args: tuple[object, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
+class ConfigError(NbOAuthError, ValueError):
+    """A datasource setting is invalid. The one-line message names the field and the fix."""
+
+    def __init__(self, field: str, problem: str, fix: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {problem}; {fix}")
+
+
+class AuthorizationError(NbOAuthError):
+    """The authorization endpoint redirected back with an error (RFC 6749 §4.1.2.1)."""
+
+    def __init__(
+        self, error: str, description: str | None = None, *, error_uri: str | None = None
+    ) -> None:
+        self.error = redact_text(error, limit=_CODE_LIMIT)
+        self.error_description = _plain(description)
+        self.error_uri = None if error_uri is None else redact_url(error_uri)
+        super().__init__(f"Authorization failed: {_code_and_description(self)}. {self._advice()}")
+
+    def _advice(self) -> str:
+        return "No token was requested; fix the cause shown by the provider and connect again"
+
+
+class AuthorizationDenied(AuthorizationError):
+    """The user (or a policy of the provider) declined consent: `error=access_denied`."""
+
+    def _advice(self) -> str:
+        return "Consent was declined, so no token was requested; connect again to retry"
+
+
+class StateMismatch(NbOAuthError):
+    """Only authorization responses with a wrong or missing `state` arrived (RFC 6749 §10.12).
+
+    Such responses are ignored, never acted on: they may come from another tab or an attacker.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The authorization response did not carry the state of this sign-in and was ignored "
+            "(RFC 6749 §10.12); start the sign-in again from this notebook and finish it in the "
+            "same browser tab"
+        )
+
+
+class CallbackTimeout(NbOAuthError):
+    """No authorization response arrived before the deadline."""
+
+    def __init__(self, timeout: float, *, datasource: str | None = None) -> None:
+        self.timeout = timeout
+        name = datasource or "NAME"
+        super().__init__(
+            f"No authorization response arrived within {timeout:g} s. If the browser runs on "
+            f"another machine than the kernel (JupyterHub, SSH, containers), paste the redirected "
+            f"URL instead: %datasource connect {name} --paste"
+        )
+
+
+class TokenError(NbOAuthError):
+    """The token endpoint answered with an OAuth error (RFC 6749 §5.2). Never retried."""
+
+    def __init__(
+        self,
+        error: str,
+        description: str | None = None,
+        *,
+        status_code: int | None = None,
+        error_uri: str | None = None,
+        datasource: str | None = None,
+    ) -> None:
+        self.error = redact_text(error, limit=_CODE_LIMIT)
+        self.error_description = _plain(description)
+        self.error_uri = None if error_uri is None else redact_url(error_uri)
+        self.status_code = status_code
+        self.datasource = datasource
+        status = "" if status_code is None else f" (HTTP {status_code})"
+        advice = self._advice()
+        super().__init__(
+            f"Token request failed{status}: {_code_and_description(self)}"
+            + (f". {advice}" if advice else "")
+        )
+
+    def _advice(self) -> str:
+        return ""
+
+
+class ReauthRequired(TokenError):
+    """`invalid_grant`: the refresh token or code is expired or revoked; reconnect needed."""
+
+    def _advice(self) -> str:
+        name = self.datasource
+        how = (
+            f"nb_oauth.connect({name!r}) or %datasource connect {name}"
+            if name
+            else "nb_oauth.connect(NAME)"
+        )
+        return f"Reconnect needed: the sign-in is no longer valid; run {how}"
+
+
+class ClientConfigError(TokenError):
+    """`invalid_client` / `unauthorized_client`: the client credentials or their use are wrong."""
+
+    def _advice(self) -> str:
+        return (
+            "Check client_id, the saved client secret (nb_oauth.save(ds, client_secret=...)) and "
+            "client_auth ('basic' or 'body') against the provider's app registration"
+        )
+
+
+class ScopeError(TokenError):
+    """`invalid_scope` from the token endpoint, or `insufficient_scope` (RFC 6750 §3.1) from an API.
+
+    The API case is raised by the httpx adapter for a 403 with that error, without refreshing.
+    """
+
+    def _advice(self) -> str:
+        return "Check the datasource's scopes against what the provider grants this client"
+
+
+class TokenEndpointError(NbOAuthError):
+    """The token endpoint answered with something that is not an OAuth response (SEC-45).
+
+    `snippet` is a redacted plain-text excerpt of at most 200 characters; nothing was stored.
+    """
+
+    def __init__(
+        self, reason: str, *, status_code: int, content_type: str | None, snippet: str = ""
+    ) -> None:
+        self.reason = reason
+        self.status_code = status_code
+        self.content_type = None if content_type is None else redact_text(content_type, limit=60)
+        # Redacted again here, so that no caller can put a raw body into a message.
+        self.snippet = redact_text(snippet, limit=_DESCRIPTION_LIMIT)
+        kind = self.content_type or "no Content-Type"
+        body = f'; body starts: "{self.snippet}"' if self.snippet else ""
+        super().__init__(
+            f"Unusable token endpoint response: {reason} (HTTP {status_code}, {kind}){body}"
+        )
+
+
+class TokenEndpointTimeout(NbOAuthError):
+    """The token endpoint did not answer in time (SEC-46). Stored credentials were kept (SEC-48)."""
+
+    def __init__(self, timeout: float | None = None) -> None:
+        self.timeout = timeout
+        within = "" if timeout is None else f" within {timeout:g} s"
+        super().__init__(
+            f"The token endpoint did not answer{within}; stored credentials were kept, try again"
+        )
+
+
+class StorageUnavailable(NbOAuthError):
+    """The keyring cannot store or read a secret. The message says how to fix it."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{problem}; {fix}")
+
+
+class SecretTooLargeForBackend(StorageUnavailable):
+    """A secret is longer than the keyring backend accepts (Windows: 2560 bytes, SEC-40)."""
+
+    def __init__(self, *, backend: str, size: int, limit: int) -> None:
+        self.backend = backend
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"The {backend} keyring backend cannot store a {size}-byte secret (limit {limit})",
+            "use a backend without this limit, such as keyrings.cryptfile, or session-only storage",
+        )
+
+
+def _plain(text: str | None) -> str | None:
+    return None if text is None else redact_text(text, limit=_DESCRIPTION_LIMIT)
+
+
+def _code_and_description(error: AuthorizationError | TokenError) -> str:
+    if error.error_description:
+        return f"{error.error} ({error.error_description})"
+    return error.error
+
+
+# RFC 6749 §5.2 error codes (and RFC 6750 §3.1 insufficient_scope) → class; others: TokenError.
+_TOKEN_ERROR_CLASSES: Mapping[str, type[TokenError]] = {
+    "invalid_grant": ReauthRequired,
+    "invalid_client": ClientConfigError,
+    "unauthorized_client": ClientConfigError,
+    "invalid_scope": ScopeError,
+    "insufficient_scope": ScopeError,
+}
+
+
+def token_error_from_response(
+    status_code: int,
+    payload: Mapping[str, object],
+    *,
+    datasource: str | None = None,
+    secrets: Iterable[str] = (),
+) -> TokenError:
+    """Map an RFC 6749 §5.2 error payload to the matching `TokenError` subclass (SEC-24).
+
+    `secrets` are values this request sent (a refresh token, a code): servers sometimes echo them
+    in `error_description`, so they are masked. Returns the error; never raises, never logs.
+    """
+    secrets = tuple(secrets)
+    error = payload.get("error")
+    code = error if isinstance(error, str) and error else "unknown_error"
+    description, uri = payload.get("error_description"), payload.get("error_uri")
+    cls = _TOKEN_ERROR_CLASSES.get(code, TokenError)
+    return cls(
+        redact_text(code, limit=_CODE_LIMIT, secrets=secrets),
+        redact_text(description, limit=_DESCRIPTION_LIMIT, secrets=secrets)
+        if isinstance(description, str)
+        else None,
+        status_code=status_code,
+        error_uri=uri if isinstance(uri, str) else None,
+        datasource=datasource,
+    )
+
+
+def authorization_error_from_response(params: Mapping[str, str]) -> AuthorizationError:
+    """Build the error for an authorization error redirect (RFC 6749 §4.1.2.1, SEC-17).
+
+    The caller must have checked `state` first: an error response with a wrong state is ignored,
+    so that an attacker cannot fake a "denied". Returns `AuthorizationDenied` for `access_denied`.
+    """
+    error = params.get("error") or "unknown_error"
+    cls = AuthorizationDenied if error == "access_denied" else AuthorizationError
+    return cls(error, params.get("error_description"), error_uri=params.get("error_uri"))
