@@ -96,7 +96,7 @@ class DemoProvider:
                 create_authorization_app(self._store, self.settings, self.issuer),
                 create_api_app(self._store, self.settings),
             )
-            for sock, app in zip(sockets, apps):
+            for sock, app in zip(sockets, apps, strict=True):
                 self._serve(sock, app)
         except BaseException:
             self.stop()

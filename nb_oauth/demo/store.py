@@ -12,7 +12,7 @@ import secrets
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMixin
@@ -113,11 +113,10 @@ def demo_clients(*, issue_refresh_token: bool = True) -> dict[str, DemoClient]:
     """The registered demo clients, one per client authentication method (plus a JSON one)."""
     user_grants = ("authorization_code", "refresh_token")
     confidential = (*user_grants, "client_credentials")
-    flag = {"issue_refresh_token": issue_refresh_token}
     clients = [
-        DemoClient("demo-basic", "demo-basic-secret", "client_secret_basic", confidential, **flag),
-        DemoClient("demo-post", "demo-post-secret", "client_secret_post", confidential, **flag),
-        DemoClient("demo-public", None, "none", user_grants, **flag),
+        DemoClient("demo-basic", "demo-basic-secret", "client_secret_basic", confidential),
+        DemoClient("demo-post", "demo-post-secret", "client_secret_post", confidential),
+        DemoClient("demo-public", None, "none", user_grants),
         # For servers that want a JSON token request (SPEC body_encoding: json).
         DemoClient(
             "demo-json",
@@ -125,10 +124,9 @@ def demo_clients(*, issue_refresh_token: bool = True) -> dict[str, DemoClient]:
             "client_secret_post",
             confidential,
             accepts_json_body=True,
-            **flag,
         ),
     ]
-    return {c.client_id: c for c in clients}
+    return {c.client_id: replace(c, issue_refresh_token=issue_refresh_token) for c in clients}
 
 
 @dataclass
@@ -150,7 +148,7 @@ class IssuedCode(AuthorizationCodeMixin):  # type: ignore[misc]
 
 @dataclass
 class IssuedToken(TokenMixin):  # type: ignore[misc]
-    """One token response. Tokens refreshed from one another share a ``family`` (RFC 9700 §4.14.2)."""
+    """One token response; tokens refreshed from one another share a ``family`` (RFC 9700 §4.14)."""
 
     access_token: str
     refresh_token: str | None

@@ -1,0 +1,107 @@
+"""``nb-oauth``: the demo provider runs until Ctrl-C, and bad input is one line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+CLI = [sys.executable, "-m", "nb_oauth"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=30)
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("command", ["provider", "demo"])
+def test_provider_serves_until_ctrl_c_then_exits_cleanly(command: str) -> None:
+    process = subprocess.Popen(
+        [*CLI, command, "--auto-approve", "--token-lifetime", "90"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "demo-json" in line:
+                break
+        text = "".join(lines)
+        issuer = next(ln.split()[-1] for ln in lines if ln.strip().startswith("issuer"))
+        assert issuer.startswith("http://127.0.0.1:")
+        assert "demo-basic-secret" in text  # the demo clients' credentials are printed
+        assert "90 s" in text
+        assert httpx.get(issuer + "/.well-known/oauth-authorization-server").status_code == 200
+
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    assert "stopped" in out
+    assert "Traceback" not in err
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(issuer + "/.well-known/oauth-authorization-server")
+
+
+@pytest.mark.skipif(os.name == "nt", reason="SIGTERM is POSIX")
+def test_provider_stops_on_sigterm() -> None:
+    process = subprocess.Popen([*CLI, "provider"], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "demo-json" in line:
+            break
+    process.terminate()
+    process.communicate(timeout=15)
+    assert process.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["provider", "--bogus"], "unrecognized arguments: --bogus"),
+        (["provider", "--port", "abc"], "expected a port, got 'abc'"),
+        (["provider", "--port", "70000"], "port must be 0..65535"),
+        (["provider", "--token-lifetime", "0"], "must be a positive number of seconds"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_input_is_one_line_without_traceback(args: list[str], message: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert message in result.stderr
+    assert "--help" in result.stderr
+
+
+def test_busy_port_is_one_line_without_traceback(busy_port: int) -> None:
+    result = run("provider", "--port", str(busy_port))
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"nb-oauth: error: port {busy_port} on 127.0.0.1 is in use; "
+        "choose another port or 0 for any free one\n"
+    )
+
+
+def test_no_command_prints_help_and_fails() -> None:
+    result = run()
+    assert result.returncode == 2
+    assert "provider" in result.stdout and "demo" in result.stdout
