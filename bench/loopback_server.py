@@ -1,0 +1,91 @@
+"""A minimal OAuth token endpoint and JSON API for benchmarks, run in its own process.
+
+Not the demo provider on purpose: the benchmark measures the *client*, so the server is as thin as
+the standard library allows (HTTP/1.1 keep-alive, no framework, no token checks on the API).
+
+    POST /token         {"access_token": "bench-<n>", "token_type": "Bearer", "expires_in": ...}
+                        After POST /reset tokens live 1 s (so the one a client holds expires);
+                        after POST /long they live an hour.
+    GET  /api/data      a small JSON body, whatever token was sent
+    GET  /stats         {"token_requests": n, "api_requests": n}
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+_lock = threading.Lock()
+_stats = {"token_requests": 0, "api_requests": 0}
+_short_lived = True
+_BODY = json.dumps({"items": [{"id": i, "name": f"item {i}"} for i in range(5)]}).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as a real API would offer
+    # Headers and body leave in one segment: no Nagle / delayed-ACK stall of ~40 ms per request.
+    disable_nagle_algorithm = True
+    wbufsize = -1
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def _send(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path.startswith("/api/"):
+            with _lock:
+                _stats["api_requests"] += 1
+            self._send(200, _BODY)
+        elif self.path == "/stats":
+            with _lock:
+                self._send(200, json.dumps(_stats).encode())
+        else:
+            self._send(404, b"{}")
+
+    def do_POST(self) -> None:  # noqa: N802
+        global _short_lived
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        if self.path == "/token":
+            with _lock:
+                _stats["token_requests"] += 1
+                n, short = _stats["token_requests"], _short_lived
+            token = {
+                "access_token": f"bench-{n}",
+                "token_type": "Bearer",
+                "expires_in": 1 if short else 3600,
+            }
+            self._send(200, json.dumps(token).encode())
+        elif self.path == "/reset":
+            with _lock:
+                _short_lived = True
+                _stats.update(token_requests=0, api_requests=0)
+            self._send(200, b"{}")
+        else:
+            self._send(404, b"{}")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # a 100-request storm opens 100 connections at once
+
+
+def main() -> None:
+    server = _Server(("127.0.0.1", 0), _Handler)
+    print(server.server_address[1], flush=True)  # the parent reads the port from here
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
