@@ -6,16 +6,20 @@
      │    └── AuthorizationDenied    error=access_denied: consent was declined
      ├── StateMismatch               only responses with a wrong or missing `state` arrived
      ├── CallbackTimeout             no authorization response before the deadline
+     ├── PortInUse                   the datasource's fixed redirect_port is taken
      ├── TokenError                  RFC 6749 §5.2 error response from the token endpoint
      │    ├── ReauthRequired         invalid_grant: the grant is dead, reconnect
      │    ├── ClientConfigError      invalid_client, unauthorized_client
-     │    └── ScopeError             invalid_scope; RFC 6750 §3.1 insufficient_scope from an API
+     │    └── ScopeError             invalid_scope from the token endpoint
+     │         └── InsufficientScope RFC 6750 §3.1 insufficient_scope: an API refused (403)
      ├── TokenEndpointError          the token endpoint answered something that is not OAuth
      ├── TokenEndpointTimeout        the token endpoint did not answer in time
+     ├── AuthExpired                 no usable access token and none can be had without the user
      └── StorageUnavailable          the keyring cannot store or read a secret
           └── SecretTooLargeForBackend
 
     NbOAuthWarning (a UserWarning)   recoverable server quirks: missing token_type, odd expires_in
+     └── SecurityWarning             a setting weakens security (query-parameter tokens, SEC-33)
 
 Messages are one line without a final period (so a command at the end can be copied as is), and
 never contain a token, a secret, an authorization code or a raw server payload
@@ -47,17 +51,21 @@ from typing import Any
 from nb_oauth.redact import redact_text, redact_url
 
 __all__ = [
+    "AuthExpired",
     "authorization_error_from_response",
     "AuthorizationDenied",
     "AuthorizationError",
     "CallbackTimeout",
     "ClientConfigError",
     "ConfigError",
+    "InsufficientScope",
     "NbOAuthError",
     "NbOAuthWarning",
+    "PortInUse",
     "ReauthRequired",
     "ScopeError",
     "SecretTooLargeForBackend",
+    "SecurityWarning",
     "StateMismatch",
     "StorageUnavailable",
     "token_error_from_response",
@@ -72,6 +80,10 @@ _CODE_LIMIT = 80
 
 class NbOAuthWarning(UserWarning):
     """A server quirk nb_oauth worked around, or a setting that weakens security."""
+
+
+class SecurityWarning(NbOAuthWarning):
+    """A datasource setting that weakens security was used (query-parameter tokens, SEC-33)."""
 
 
 class NbOAuthError(Exception):
@@ -137,6 +149,18 @@ class StateMismatch(NbOAuthError):
         )
 
 
+class PortInUse(NbOAuthError):
+    """The fixed ``redirect_port`` is taken; raised before any browser opens (SEC-2)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        super().__init__(
+            f"Port {port} on 127.0.0.1 is in use, so the sign-in redirect cannot be received; "
+            "close the program using it, or set redirect_port=0 if the provider accepts any "
+            "loopback port (RFC 8252 §7.3)"
+        )
+
+
 class CallbackTimeout(NbOAuthError):
     """No authorization response arrived before the deadline."""
 
@@ -152,6 +176,8 @@ class CallbackTimeout(NbOAuthError):
 
 class TokenError(NbOAuthError):
     """The token endpoint answered with an OAuth error (RFC 6749 §5.2). Never retried."""
+
+    _failure = "Token request failed"
 
     def __init__(
         self,
@@ -170,7 +196,7 @@ class TokenError(NbOAuthError):
         status = "" if status_code is None else f" (HTTP {status_code})"
         advice = self._advice()
         super().__init__(
-            f"Token request failed{status}: {_code_and_description(self)}"
+            f"{self._failure}{status}: {_code_and_description(self)}"
             + (f". {advice}" if advice else "")
         )
 
@@ -211,6 +237,13 @@ class ScopeError(TokenError):
         return "Check the datasource's scopes against what the provider grants this client"
 
 
+class InsufficientScope(ScopeError):
+    """An API answered 403 with `error="insufficient_scope"` (RFC 6750 §3.1). Never refreshed:
+    a new token would carry the same scopes (SEC-26)."""
+
+    _failure = "The API refused the request"
+
+
 class TokenEndpointError(NbOAuthError):
     """The token endpoint answered with something that is not an OAuth response (SEC-45).
 
@@ -241,6 +274,36 @@ class TokenEndpointTimeout(NbOAuthError):
         super().__init__(
             f"The token endpoint did not answer{within}; stored credentials were kept, try again"
         )
+
+
+class AuthExpired(NbOAuthError):
+    """There is no usable access token and none can be had without the user (SEC-26).
+
+    `reason` is `"not_connected"` (no token yet), `"no_refresh_token"` (the token expired or was
+    rejected and the provider gave no refresh token) or `"rejected"` (the API answered 401 even to
+    a token obtained right before). Stored credentials are kept.
+    """
+
+    def __init__(self, reason: str, *, datasource: str | None = None) -> None:
+        self.reason = reason
+        self.datasource = datasource
+        name = datasource or "NAME"
+        connect = f"nb_oauth.connect({name!r}) or %datasource connect {name}"
+        messages = {
+            "not_connected": f"Datasource {name!r} has no token yet; run {connect}",
+            "no_refresh_token": (
+                f"The access token of {name!r} expired and the provider gave no refresh token, "
+                f"so a sign-in is needed (ask for offline access, e.g. the offline_access scope "
+                f"or auth_params access_type=offline); run {connect}"
+            ),
+            "rejected": (
+                f"The API rejected the access token of {name!r} right after it was renewed "
+                "(RFC 6750 §3.1 invalid_token); check token_placement, header_prefix and "
+                f"query_param against the API's documentation, or run {connect}"
+            ),
+        }
+        fallback = f"No usable access token for {name!r}; run {connect}"
+        super().__init__(messages.get(reason, fallback))
 
 
 class StorageUnavailable(NbOAuthError):

@@ -1,0 +1,174 @@
+"""Token requests as plain data: what to POST to the token endpoint, and what the answer means.
+
+Each builder returns a `TokenRequest` (URL, headers, body bytes) that any HTTP library can send;
+`read_token_response` turns the answer back into a `TokenSet` or a typed error. The httpx adapter
+(`nb_oauth.oauth2_auth`, `nb_oauth._httpx`) is the only place that makes an `httpx.Request` out
+of one, so a port to another HTTP library (httpx2) reuses all of this unchanged.
+
+A `TokenRequest` carries credentials in `headers` and `body`; its `repr` shows only the grant and
+the redacted URL, and it refuses pickling (SEC-41).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import NoReturn
+
+from nb_oauth.datasource import Datasource
+from nb_oauth.grants.client_auth import encode_token_request, select_client_auth
+from nb_oauth.redact import redact_url
+from nb_oauth.secret import Secret
+from nb_oauth.tokens import TokenSet, parse_token_response
+
+__all__ = [
+    "authorization_code_request",
+    "client_credentials_request",
+    "read_token_response",
+    "refresh_token_request",
+    "TokenRequest",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenRequest:
+    """One POST to the token endpoint (RFC 6749 §3.2), ready to send.
+
+    `grant` is the `grant_type` sent; `spent` are credentials the request carries (a refresh token,
+    a code), masked if the server echoes them; `requested_scopes` are what a response without a
+    `scope` member grants (RFC 6749 §5.1, §6).
+    """
+
+    grant: str
+    url: str
+    headers: Mapping[str, str] = field(repr=False)
+    body: bytes = field(repr=False)
+    requested_scopes: tuple[str, ...] = ()
+    spent: tuple[Secret, ...] = field(default=(), repr=False)
+    method: str = "POST"
+
+    def __repr__(self) -> str:
+        return f"TokenRequest(grant={self.grant!r}, url={redact_url(self.url)!r})"
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a TokenRequest holds credentials and cannot be pickled (SEC-41)")
+
+
+def _token_request(
+    datasource: Datasource,
+    client_secret: Secret | None,
+    params: Mapping[str, str],
+    *,
+    requested_scopes: tuple[str, ...],
+    spent: tuple[Secret, ...] = (),
+) -> TokenRequest:
+    # The datasource's extra parameters (`audience`, `resource`) cannot name protocol parameters:
+    # Datasource validation refuses them (SEC-19), and the protocol values are merged last anyway.
+    merged = {**datasource.token_params, **params}
+    # Exactly one client authentication method per request (RFC 6749 §2.3, SEC-31).
+    method = select_client_auth(datasource.client_auth, client_secret)
+    auth_headers, body_params = method(datasource.client_id, client_secret, merged)
+    content_type, body = encode_token_request(body_params, datasource.body_encoding)
+    headers = {
+        **auth_headers,
+        "Content-Type": content_type,
+        # Some providers (GitHub) answer form-encoded unless asked for JSON (RFC 6749 §5.1).
+        "Accept": "application/json",
+    }
+    return TokenRequest(
+        grant=params["grant_type"],
+        url=datasource.token_url,
+        headers=headers,
+        body=body,
+        requested_scopes=requested_scopes,
+        spent=spent,
+    )
+
+
+def client_credentials_request(
+    datasource: Datasource, client_secret: Secret | None
+) -> TokenRequest:
+    """The client credentials grant (RFC 6749 §4.4.2). Raises `ConfigError` without a secret."""
+    params = {"grant_type": "client_credentials"}
+    if datasource.scopes:
+        params["scope"] = datasource.scope_string  # RFC 6749 §3.3: space-delimited
+    return _token_request(
+        datasource, client_secret, params, requested_scopes=tuple(datasource.scopes)
+    )
+
+
+def refresh_token_request(
+    datasource: Datasource, client_secret: Secret | None, tokens: TokenSet
+) -> TokenRequest:
+    """Refresh with `tokens.refresh_token` (RFC 6749 §6).
+
+    `scope` is sent only when the datasource says so (`send_scope_on_refresh`), and then as the
+    scopes granted before, which §6 says it must not exceed. Raises `ValueError` when `tokens`
+    has no refresh token.
+    """
+    if not tokens.refresh_token:
+        raise ValueError("these tokens have no refresh token")
+    granted = tokens.granted_scopes or tuple(datasource.scopes)
+    params = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token.reveal()}
+    if datasource.send_scope_on_refresh and granted:
+        params["scope"] = " ".join(granted)
+    return _token_request(
+        datasource,
+        client_secret,
+        params,
+        requested_scopes=granted,
+        spent=(tokens.refresh_token,),
+    )
+
+
+def authorization_code_request(
+    datasource: Datasource,
+    client_secret: Secret | None,
+    *,
+    code: Secret,
+    redirect_uri: str,
+    code_verifier: Secret,
+) -> TokenRequest:
+    """Redeem an authorization code (RFC 6749 §4.1.3) with its PKCE verifier (RFC 7636 §4.5).
+
+    `redirect_uri` must be the one of the authorization request (SEC-18).
+    """
+    params = {
+        "grant_type": "authorization_code",
+        "code": code.reveal(),
+        "redirect_uri": redirect_uri,
+        "code_verifier": code_verifier.reveal(),
+    }
+    return _token_request(
+        datasource,
+        client_secret,
+        params,
+        requested_scopes=tuple(datasource.scopes),
+        spent=(code, code_verifier),
+    )
+
+
+def read_token_response(
+    request: TokenRequest,
+    *,
+    status_code: int,
+    content_type: str | None,
+    body: bytes,
+    now: float,
+    datasource: str | None = None,
+) -> TokenSet:
+    """The `TokenSet` a token endpoint answered to `request` (RFC 6749 §5.1), or raise.
+
+    Raises a `TokenError` subclass for an RFC 6749 §5.2 error and `TokenEndpointError` for an
+    unusable response, as `nb_oauth.tokens.parse_token_response` does. Never logs.
+    """
+    return parse_token_response(
+        status_code=status_code,
+        content_type=content_type,
+        body=body,
+        requested_scopes=request.requested_scopes,
+        now=now,
+        grant=request.grant,
+        datasource=datasource,
+        secrets=request.spent,
+    )

@@ -1,0 +1,385 @@
+"""`OAuth2Auth`: the `httpx.Auth` that attaches a datasource's access token and keeps it fresh.
+
+Use it through `nb_oauth.client(name)` / `nb_oauth.async_client(name)`, or on a client you already
+have: `httpx.Client(auth=nb_oauth.auth(name))`.
+
+What it does for every request (SPEC section 4, SECURITY.md items 22-33):
+
+* The token goes only to the datasource's resource origins (`base_url`, `extra_origins`, SEC-32),
+  as `Authorization: <header_prefix> <token>` or, for `token_placement="query"`, as the
+  `query_param` query parameter with `Cache-Control: no-store` (RFC 6750 §2.3). Query placement
+  warns once per auth object with `SecurityWarning` (RFC 9700 §4.3.2, SEC-33). Responses are handed
+  back pointing at the request without the query token, so `response.url` and
+  `raise_for_status()` messages never show it (SEC-42).
+* A token is renewed `refresh_leeway` seconds before it expires (SEC-25): client credentials are
+  fetched again (SEC-30), user tokens refreshed (RFC 6749 §6). The new token set is saved to the
+  store before the new access token is used (SEC-28).
+* A 401 (RFC 6750 §3.1 `invalid_token`, or no `error` at all) renews once and replays once, if the
+  body can be replayed; a second 401 raises `AuthExpired`, so a broken setup never loops and never
+  hands back a 401 that hides the cause (SEC-26). Without a refresh token the 401 raises
+  `AuthExpired` asking for a reconnect (SPEC section 2). A 403 with
+  `error="insufficient_scope"` raises `InsufficientScope` without renewing; every other response
+  is returned unchanged (SEC-47).
+* `invalid_grant` raises `ReauthRequired` and deletes the stored tokens (SEC-24); other token
+  errors and transport failures keep them (SEC-48), so the next call tries again.
+* Token requests are *yielded*, so they go through the caller's client, transport and event hooks,
+  with explicit timeouts (SEC-46).
+
+Design (STYLE rule 3). The protocol runs as ONE generator, `_flow`, used for sync and async. It
+yields three kinds of steps: an `httpx.Request` to send, `_Lock.ACQUIRE`/`_Lock.RELEASE` around a
+renewal, and `_Io` store calls. It never blocks, sleeps or touches storage itself. The drivers add
+only what differs between sync and async:
+
+* `sync_auth_flow` holds a `threading.Lock` between ACQUIRE and RELEASE; `async_auth_flow` holds an
+  `anyio.Lock` (so tasks of one event loop queue without threads) and then the same
+  `threading.Lock` (so a sync and an async client sharing this auth also renew one at a time).
+  Inside the lock the flow re-reads the store and renews only if the token is still stale
+  (double-checked), so N threads or tasks hitting one expired token cause one token request
+  (SEC-27). Locks are released on every exit path, errors and cancellation included (SEC-49).
+* Store calls run inline (sync) or in a worker thread (async), so a keyring never blocks the loop.
+* Only token responses are read by the auth, with the size cap of SEC-45 and a typed timeout;
+  API responses stay streamable (`client.stream(...)`). This is why `requires_response_body` is
+  False, unlike STYLE rule 3's default: that flag would read every API response into memory.
+
+`auth_flow` (httpx's public hook, and what the unit tests drive with `next`/`send`) runs the same
+flow without locking. Transport errors of a token request (connect failure, a timeout before the
+response headers) are raised by httpx itself, below the auth flow, as `httpx.TransportError`s;
+the stored tokens are kept. `TokenEndpointTimeout` also subclasses `httpx.TimeoutException`, so
+`except httpx.TimeoutException` catches a token endpoint that stalls at any point.
+
+Never logs; no repr, str or error message shows a token or secret (SEC-41, SEC-42).
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+import warnings
+from collections.abc import AsyncGenerator, Callable, Generator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, NoReturn, Protocol, Union
+
+import anyio
+import httpx
+
+from nb_oauth._httpx import (
+    DEFAULT_TIMEOUT,
+    TOKEN_ATTACHED,
+    TokenAttachment,
+    aread_token_body,
+    is_token_request,
+    read_token_body,
+    request_error,
+    scrub_response,
+    token_http_request,
+    without_token,
+)
+from nb_oauth.bearer import Verdict, classify, is_resource_origin, parse_challenges
+from nb_oauth.datasource import Datasource
+from nb_oauth.errors import (
+    AuthExpired,
+    ConfigError,
+    InsufficientScope,
+    NbOAuthError,
+    ReauthRequired,
+    SecurityWarning,
+)
+from nb_oauth.keeper import TokenKeeper
+from nb_oauth.logs import install_log_filter
+from nb_oauth.secret import Secret
+from nb_oauth.store import TokenStore
+from nb_oauth.tokens import TokenSet
+
+__all__ = ["OAuth2Auth"]
+
+
+class _Lock(enum.Enum):
+    ACQUIRE = "acquire"
+    RELEASE = "release"
+
+
+@dataclass(frozen=True)
+class _Io:
+    """A store call for the driver to run; its result is sent back into the flow."""
+
+    call: Callable[[], Any]
+
+
+_Step = Union[httpx.Request, _Lock, _Io]
+
+
+class _Mutex(Protocol):
+    def acquire(self) -> object: ...
+
+    def release(self) -> None: ...
+
+
+class _NoLock:
+    def acquire(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+class OAuth2Auth(httpx.Auth):
+    """The OAuth 2.0 `httpx.Auth` of one datasource; share one instance among clients.
+
+    `store` holds the datasource's client secret and tokens; `now` is the clock (injected in
+    tests); `token_timeout` bounds every token request (SEC-46). Raises `ConfigError` when the
+    datasource has no resource origin (no `base_url` nor `extra_origins`): the token would go
+    nowhere. Warns with `SecurityWarning` for query placement (SEC-33).
+    """
+
+    requires_request_body = False
+    requires_response_body = False  # token responses are read by the drivers (module docstring)
+
+    def __init__(
+        self,
+        datasource: Datasource,
+        *,
+        store: TokenStore,
+        now: Callable[[], float] = time.time,
+        token_timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        if not datasource.resource_origins:
+            raise ConfigError(
+                "base_url",
+                "is not set, so the access token may be sent nowhere (SEC-32)",
+                "set base_url to the API root, or list the API's origins in extra_origins",
+            )
+        self.datasource = datasource
+        self._store = store
+        self._keeper = TokenKeeper(datasource, now=now)
+        self._token_timeout = token_timeout
+        query = datasource.token_placement == "query"
+        self._attachment = TokenAttachment(
+            frozenset(datasource.resource_origins), datasource.query_param if query else None
+        )
+        self._schemes = ("bearer", datasource.effective_header_prefix.lower())
+        self._thread_lock = threading.Lock()
+        self._task_lock = anyio.Lock()
+        install_log_filter([datasource.query_param], [datasource.effective_header_prefix])
+        if query:
+            warnings.warn(
+                f"Datasource {datasource.name!r} sends its access token in the URL query "
+                f"({datasource.query_param}=...), which RFC 9700 §4.3.2 forbids: URLs end up in "
+                "logs, proxies and browser history. Use token_placement='header' unless the API "
+                "accepts nothing else.",
+                SecurityWarning,
+                stacklevel=2,
+            )
+
+    # --- the one flow (sync and async) ----------------------------------------------------------
+
+    def _run(self, request: httpx.Request) -> Generator[_Step, Any, None]:
+        try:
+            yield from self._flow(request)
+        except NbOAuthError as error:
+            # The request-time twin (also an httpx.HTTPError), carrying the request as the caller
+            # wrote it, without a token; `from None` keeps the core error out of tracebacks.
+            raise request_error(error, request) from None
+
+    def _flow(self, request: httpx.Request) -> Generator[_Step, Any, None]:
+        if not is_resource_origin(str(request.url), self._attachment.origins):
+            # SEC-32: another origin never gets the token; a redirect of ours that the caller
+            # re-sends (`response.next_request`) loses the one it carried.
+            if TOKEN_ATTACHED in request.extensions:
+                request = without_token(request, self._attachment)
+            yield request
+            return
+        tokens = self._keeper.fresh()
+        if tokens is None:
+            tokens = yield from self._renew(stale=None)
+        response = yield self._authorized(request, tokens)
+        verdict = self._verdict(response)
+        if verdict is Verdict.RENEW and isinstance(request.stream, httpx.ByteStream):
+            # RFC 6750 §3.1 invalid_token: renew once, replay once, never loop (SEC-26). A
+            # streamed body cannot be sent twice, so its 401 is returned as is.
+            tokens = yield from self._renew(stale=tokens)
+            response = yield self._authorized(request, tokens)
+            verdict = self._verdict(response)
+            if verdict is Verdict.RENEW:
+                raise AuthExpired("rejected", datasource=self.datasource.name)
+        if verdict is Verdict.INSUFFICIENT_SCOPE:
+            raise self._insufficient_scope(response)
+
+    def _renew(self, stale: TokenSet | None) -> Generator[_Step, Any, TokenSet]:
+        """Get a token set other than `stale`, single-flight; see the module docstring."""
+        yield _Lock.ACQUIRE
+        # SEC-27: the store is the truth; another client or kernel may have renewed already.
+        stored_tokens, client_secret = yield _Io(self._load)
+        self._keeper.adopt(stored_tokens, client_secret)
+        plan = self._keeper.renewal(stale)
+        if isinstance(plan, TokenSet):
+            yield _Lock.RELEASE
+            return plan
+        response = yield token_http_request(plan, self._token_timeout)
+        try:
+            new = self._keeper.accept(
+                plan,
+                status_code=response.status_code,
+                content_type=response.headers.get("Content-Type"),
+                body=response.content,
+            )
+        except ReauthRequired:
+            if plan.grant == "refresh_token":
+                # SEC-24: invalid_grant means the refresh token is dead; drop the tokens.
+                yield _Io(partial(self._store.delete_tokens, self.datasource.name))
+                self._keeper.installed(None)
+            raise
+        # SEC-28: persisted before the new access token (or refresh token) is used.
+        yield _Io(partial(self._store.save_tokens, self.datasource.name, new))
+        self._keeper.installed(new)
+        yield _Lock.RELEASE
+        return new
+
+    def _load(self) -> tuple[TokenSet | None, Secret | None]:
+        name = self.datasource.name
+        return self._store.load_tokens(name), self._store.load_secret(name)
+
+    def _authorized(self, request: httpx.Request, tokens: TokenSet) -> httpx.Request:
+        """A copy of `request` carrying the access token; the caller's request stays clean."""
+        headers = httpx.Headers(request.headers)
+        url = request.url
+        token = tokens.access_token.reveal()
+        if self._attachment.query_param:
+            # RFC 6750 §2.3: the query form, with `Cache-Control: no-store` (SEC-33).
+            url = url.copy_set_param(self._attachment.query_param, token)
+            headers["Cache-Control"] = "no-store"
+        else:
+            # RFC 6750 §2.1, with the configured scheme whatever case the server used (SEC-22).
+            headers["Authorization"] = f"{self.datasource.effective_header_prefix} {token}"
+        return httpx.Request(
+            request.method,
+            url,
+            headers=headers,
+            stream=request.stream,
+            extensions={**request.extensions, TOKEN_ATTACHED: self._attachment},
+        )
+
+    def _verdict(self, response: httpx.Response) -> Verdict:
+        if self._attachment.query_param:
+            scrub_response(response, self._attachment.query_param)
+        challenges = response.headers.get_list("WWW-Authenticate")
+        return classify(response.status_code, challenges, self._schemes)
+
+    def _insufficient_scope(self, response: httpx.Response) -> InsufficientScope:
+        description = None
+        for challenge in parse_challenges(response.headers.get_list("WWW-Authenticate")):
+            if challenge.params.get("error") == "insufficient_scope":
+                description = challenge.params.get("error_description")
+                break
+        return InsufficientScope(
+            "insufficient_scope",
+            description,
+            status_code=response.status_code,
+            datasource=self.datasource.name,
+        )
+
+    # --- drivers ----------------------------------------------------------------------------------
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """httpx's generator protocol, without locking: for driving by hand in tests.
+
+        Clients use `sync_auth_flow` / `async_auth_flow`, which run the same flow with locking.
+        """
+        return self._drive(request, _NoLock())
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        return self._drive(request, self._thread_lock)
+
+    def _drive(
+        self, request: httpx.Request, lock: _Mutex
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        flow = self._run(request)
+        held = False
+        try:
+            step = next(flow)
+            while True:
+                reply: Any = None
+                if step is _Lock.ACQUIRE:
+                    lock.acquire()
+                    held = True
+                elif step is _Lock.RELEASE:
+                    held = False
+                    lock.release()
+                elif isinstance(step, _Io):
+                    reply = self._call(step, request)
+                else:
+                    reply = yield step
+                    if is_token_request(step):
+                        read_token_body(reply)
+                try:
+                    step = flow.send(reply)
+                except StopIteration:
+                    return
+        finally:
+            if held:
+                lock.release()
+            flow.close()
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        flow = self._run(request)
+        held = False
+        try:
+            step = next(flow)
+            while True:
+                reply: Any = None
+                if step is _Lock.ACQUIRE:
+                    await self._acquire_async()
+                    held = True
+                elif step is _Lock.RELEASE:
+                    held = False
+                    self._release_async()
+                elif isinstance(step, _Io):
+                    reply = await anyio.to_thread.run_sync(self._call, step, request)
+                else:
+                    reply = yield step
+                    if is_token_request(step):
+                        await aread_token_body(reply)
+                try:
+                    step = flow.send(reply)
+                except StopIteration:
+                    return
+        finally:
+            if held:
+                self._release_async()
+            flow.close()
+
+    async def _acquire_async(self) -> None:
+        await self._task_lock.acquire()
+        try:
+            # Another thread (a sync client sharing this auth) may be renewing: wait without
+            # blocking the event loop. Tasks of this loop already queue on the anyio lock.
+            while not self._thread_lock.acquire(blocking=False):
+                await anyio.sleep(0.005)
+        except BaseException:
+            self._task_lock.release()
+            raise
+
+    def _release_async(self) -> None:
+        self._thread_lock.release()
+        self._task_lock.release()
+
+    @staticmethod
+    def _call(step: _Io, request: httpx.Request) -> Any:
+        try:
+            return step.call()
+        except NbOAuthError as error:  # StorageUnavailable from a keyring-backed store
+            raise request_error(error, request) from None
+
+    def __repr__(self) -> str:
+        return (
+            f"OAuth2Auth(datasource={self.datasource.name!r}, "
+            f"token_placement={self.datasource.token_placement!r})"
+        )
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("an OAuth2Auth holds credentials and cannot be pickled (SEC-41)")

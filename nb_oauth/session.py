@@ -1,0 +1,138 @@
+"""`Session`: saved datasources plus the live auth objects that use them.
+
+A session owns a `TokenStore` and a clock, and hands out one shared `OAuth2Auth` per datasource, so
+every client of a datasource made by one session renews its token single-flight (SEC-27). State
+lives in session objects, never in module globals (STYLE rule 10): the IPython extension creates
+and owns its own session; tests make one per test; the module-level calls of SPEC section 9
+(`nb_oauth.save`, `nb_oauth.client`, ...) use `nb_oauth.api.default_session()`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from nb_oauth._httpx import DEFAULT_TIMEOUT, async_redirect_guard, redirect_guard
+from nb_oauth.datasource import Datasource
+from nb_oauth.errors import ConfigError
+from nb_oauth.oauth2_auth import OAuth2Auth
+from nb_oauth.secret import Secret
+from nb_oauth.store import MemoryStore, TokenStore
+
+__all__ = ["Session"]
+
+
+class Session:
+    """Datasources in `store` (default: a new `MemoryStore`), with `now` as the clock.
+
+    Thread-safe. Its `repr` names the store only; it never logs.
+    """
+
+    def __init__(
+        self, store: TokenStore | None = None, *, now: Callable[[], float] = time.time
+    ) -> None:
+        self.store: TokenStore = MemoryStore() if store is None else store
+        self._now = now
+        self._lock = threading.Lock()
+        self._auths: dict[str, OAuth2Auth] = {}
+
+    def save(self, datasource: Datasource, *, client_secret: str | Secret | None = None) -> None:
+        """Save `datasource`, and its client secret when given (`None` keeps the saved one).
+
+        Tokens obtained for another token endpoint, client or grant are deleted. Raises
+        `ConfigError` for an empty secret, `TypeError` for a non-string one; never echoes it.
+        """
+        if not isinstance(datasource, Datasource):
+            raise TypeError(f"save() takes a Datasource, not {type(datasource).__name__}")
+        secret = _secret(client_secret)
+        name = datasource.name
+        previous = self.store.load_datasource(name)
+        if secret is not None:
+            self.store.save_secret(name, secret)
+        self.store.save_datasource(datasource)
+        if previous is not None and _identity(previous) != _identity(datasource):
+            self.store.delete_tokens(name)
+        with self._lock:
+            self._auths.pop(name, None)
+
+    def datasource(self, name: str) -> Datasource:
+        """The saved datasource `name`. Raises `ConfigError` when there is none."""
+        datasource = self.store.load_datasource(name)
+        if datasource is None:
+            raise ConfigError(
+                "name",
+                f"no datasource named {name!r} is saved",
+                "create it with nb_oauth.save(nb_oauth.Datasource(name=..., ...))",
+            )
+        return datasource
+
+    def auth(self, name: str) -> OAuth2Auth:
+        """The shared `httpx.Auth` of datasource `name`, for any httpx client.
+
+        With your own client, keep httpx's default `follow_redirects=False`, or add
+        `nb_oauth.redirect_guard` (`async_redirect_guard`) to its request event hooks, so a
+        redirect to another origin cannot carry a query-parameter token (SEC-32).
+        Raises `ConfigError` for an unknown name or a datasource without `base_url`.
+        """
+        with self._lock:
+            auth = self._auths.get(name)
+            if auth is None:
+                auth = OAuth2Auth(self.datasource(name), store=self.store, now=self._now)
+                self._auths[name] = auth
+            return auth
+
+    def client(self, name: str, **httpx_kwargs: Any) -> httpx.Client:
+        """An `httpx.Client` for datasource `name`: `base_url`, auth and timeouts set.
+
+        Keyword arguments go to `httpx.Client` unchanged and win over the defaults (`timeout`
+        defaults to 10 s connect/pool and 30 s read/write, SEC-46); `auth` is refused because
+        the point of this client is its auth. Raises `ConfigError` for an unknown name.
+        """
+        auth = self.auth(name)
+        return httpx.Client(**_options(auth, httpx_kwargs, redirect_guard))
+
+    def async_client(self, name: str, **httpx_kwargs: Any) -> httpx.AsyncClient:
+        """An `httpx.AsyncClient` for datasource `name`; see `client`."""
+        auth = self.auth(name)
+        return httpx.AsyncClient(**_options(auth, httpx_kwargs, async_redirect_guard))
+
+    def __repr__(self) -> str:
+        return f"Session(store={self.store!r})"
+
+
+def _secret(value: str | Secret | None) -> Secret | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, Secret)):
+        raise TypeError(f"client_secret must be a str, not {type(value).__name__}")
+    secret = value if isinstance(value, Secret) else Secret(value.strip())
+    if not secret:
+        raise ConfigError(
+            "client_secret", "is empty", "pass the secret, or leave it out for a public client"
+        )
+    return secret
+
+
+def _identity(datasource: Datasource) -> tuple[str, str, str]:
+    # Tokens belong to one client at one token endpoint, for one grant.
+    return datasource.token_url, datasource.client_id, datasource.grant
+
+
+def _options(auth: OAuth2Auth, httpx_kwargs: Mapping[str, Any], guard: Any) -> dict[str, Any]:
+    if "auth" in httpx_kwargs:
+        raise TypeError(
+            "nb_oauth sets auth= itself; to combine with your own client, pass "
+            "auth=nb_oauth.auth(name) to it instead"
+        )
+    options: dict[str, Any] = {"timeout": DEFAULT_TIMEOUT, **httpx_kwargs, "auth": auth}
+    if auth.datasource.base_url and "base_url" not in options:
+        options["base_url"] = auth.datasource.base_url
+    hooks = {key: list(value) for key, value in (options.get("event_hooks") or {}).items()}
+    # Last, so it sees each hop as the caller's own hooks left it.
+    hooks["request"] = [*hooks.get("request", []), guard]
+    options["event_hooks"] = hooks
+    return options
