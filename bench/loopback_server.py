@@ -69,6 +69,10 @@ class _Handler(BaseHTTPRequestHandler):
                 _short_lived = True
                 _stats.update(token_requests=0, api_requests=0)
             self._send(200, b"{}")
+        elif self.path == "/long":
+            with _lock:
+                _short_lived = False
+            self._send(200, b"{}")
         else:
             self._send(404, b"{}")
 

@@ -27,7 +27,7 @@ from typing import cast
 import httpx
 
 from nb_oauth import errors
-from nb_oauth.bearer import is_resource_origin, origin
+from nb_oauth.bearer import origin
 from nb_oauth.grants.token_requests import TokenRequest
 from nb_oauth.tokens import MAX_TOKEN_RESPONSE_BYTES
 
@@ -61,6 +61,28 @@ class TokenAttachment:
 
     origins: frozenset[str]
     query_param: str | None
+
+    def allows(self, url: httpx.URL) -> bool:
+        """True when `url` is on one of the datasource's resource origins (SEC-32)."""
+        return url_origin(url) in self.origins
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def url_origin(url: httpx.URL) -> str | None:
+    """`nb_oauth.bearer.origin` of an already parsed httpx URL, without parsing it again.
+
+    It runs on every request (and every redirect hop), so it reads httpx's normalised parts
+    (lower-case scheme and host) instead of re-parsing the URL string.
+    """
+    default_port = _DEFAULT_PORTS.get(url.scheme)
+    host = url.host
+    if default_port is None or not host:
+        return None
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal
+    return f"{url.scheme}://{host}:{url.port or default_port}"
 
 
 # --- request-time twins (STYLE rule 8) -----------------------------------------------------------
@@ -142,7 +164,7 @@ def redirect_guard(request: httpx.Request) -> None:
     body holds credentials. Other requests are untouched.
     """
     token_endpoint = request.extensions.get(TOKEN_REQUEST)
-    if isinstance(token_endpoint, str) and origin(str(request.url)) != token_endpoint:
+    if isinstance(token_endpoint, str) and url_origin(request.url) != token_endpoint:
         raise request_error(
             errors.TokenEndpointError(
                 "the token endpoint redirected to another origin",
@@ -154,7 +176,7 @@ def redirect_guard(request: httpx.Request) -> None:
     attached = request.extensions.get(TOKEN_ATTACHED)
     if not isinstance(attached, TokenAttachment):
         return
-    if is_resource_origin(str(request.url), attached.origins):
+    if attached.allows(request.url):
         return
     request.headers.pop("Authorization", None)
     if attached.query_param:

@@ -76,7 +76,7 @@ from nb_oauth._httpx import (
     token_http_request,
     without_token,
 )
-from nb_oauth.bearer import Verdict, classify, is_resource_origin, parse_challenges
+from nb_oauth.bearer import Verdict, classify, parse_challenges
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import (
     AuthExpired,
@@ -183,7 +183,7 @@ class OAuth2Auth(httpx.Auth):
             raise request_error(error, request) from None
 
     def _flow(self, request: httpx.Request) -> Generator[_Step, Any, None]:
-        if not is_resource_origin(str(request.url), self._attachment.origins):
+        if not self._attachment.allows(request.url):
             # SEC-32: another origin never gets the token; a redirect of ours that the caller
             # re-sends (`response.next_request`) loses the one it carried.
             if TOKEN_ATTACHED in request.extensions:
@@ -241,20 +241,25 @@ class OAuth2Auth(httpx.Auth):
         return self._store.load_tokens(name), self._store.load_secret(name)
 
     def _authorized(self, request: httpx.Request, tokens: TokenSet) -> httpx.Request:
-        """A copy of `request` carrying the access token; the caller's request stays clean."""
-        headers = httpx.Headers(request.headers)
-        url = request.url
+        """`request` carrying the access token.
+
+        Header placement sets the header on `request` itself, as httpx's own auth classes do
+        (httpx masks `Authorization` in every repr); this runs on every request, so it avoids a
+        copy. Query placement works on a copy: a token in a URL would show in the caller's request
+        object, its repr and any error message built from it (SEC-33, SEC-42).
+        """
         token = tokens.access_token.reveal()
-        if self._attachment.query_param:
-            # RFC 6750 §2.3: the query form, with `Cache-Control: no-store` (SEC-33).
-            url = url.copy_set_param(self._attachment.query_param, token)
-            headers["Cache-Control"] = "no-store"
-        else:
+        if not self._attachment.query_param:
             # RFC 6750 §2.1, with the configured scheme whatever case the server used (SEC-22).
-            headers["Authorization"] = f"{self.datasource.effective_header_prefix} {token}"
+            request.headers["Authorization"] = f"{self.datasource.effective_header_prefix} {token}"
+            request.extensions[TOKEN_ATTACHED] = self._attachment
+            return request
+        # RFC 6750 §2.3: the query form, with `Cache-Control: no-store` (SEC-33).
+        headers = httpx.Headers(request.headers)
+        headers["Cache-Control"] = "no-store"
         return httpx.Request(
             request.method,
-            url,
+            request.url.copy_set_param(self._attachment.query_param, token),
             headers=headers,
             stream=request.stream,
             extensions={**request.extensions, TOKEN_ATTACHED: self._attachment},

@@ -279,3 +279,29 @@ def test_challenge_parser_never_raises_on_garbage() -> None:
     for header in ["", ",,,", '"', "=", "Bearer =", 'a="\\', "\x00\xff", "x" * 20000]:
         parse_challenges([header])
     assert classify(401, ["\x00garbage"]) is Verdict.RENEW
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://API.example.com/v1?x=1",
+        "https://api.example.com:443/",
+        "http://127.0.0.1:8080/a",
+        "http://[::1]:9000/b",
+        "https://api.example.com:8443/",
+        "http://localhost/",
+    ],
+)
+def test_httpx_url_origin_agrees_with_the_pure_origin(url: str) -> None:
+    # The hot path reads httpx's parsed URL; it must decide exactly as bearer.origin does (SEC-32).
+    from nb_oauth._httpx import url_origin
+    from nb_oauth.bearer import origin
+
+    assert url_origin(httpx.URL(url)) == origin(url)
+
+
+def test_header_token_is_set_on_the_request_and_masked_in_its_repr(clock) -> None:
+    auth, _ = make_auth(clock)
+    sent = next(auth.auth_flow(httpx.Request("GET", f"{API}/items")))
+    assert sent.headers["Authorization"] == "Bearer AT1"
+    assert "AT1" not in repr(sent.headers)  # httpx masks Authorization (SEC-41)
