@@ -15,7 +15,16 @@ Everything public is importable from here and listed in ``__all__``; other modul
 from __future__ import annotations
 
 from nb_oauth._httpx import async_redirect_guard, redirect_guard
-from nb_oauth.api import async_client, auth, client, default_session, save
+from nb_oauth.api import (
+    async_client,
+    auth,
+    client,
+    connect,
+    default_session,
+    disconnect,
+    save,
+)
+from nb_oauth.consent.flow import ConnectResult, DisconnectResult, NoRefreshToken
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import (
     AuthExpired,
@@ -58,12 +67,17 @@ __all__ = [
     "client",
     "ClientConfigError",
     "ConfigError",
+    "connect",
+    "ConnectResult",
     "Datasource",
     "default_session",
+    "disconnect",
+    "DisconnectResult",
     "InsufficientScope",
     "MemoryStore",
     "NbOAuthError",
     "NbOAuthWarning",
+    "NoRefreshToken",
     "OAuth2Auth",
     "PortInUse",
     "ReauthRequired",

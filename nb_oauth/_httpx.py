@@ -40,10 +40,12 @@ __all__ = [
     "redirect_guard",
     "request_error",
     "scrub_response",
+    "send_token_request",
     "TOKEN_ATTACHED",
     "TOKEN_REQUEST",
     "TokenAttachment",
     "token_http_request",
+    "url_origin",
     "without_token",
 ]
 
@@ -289,3 +291,25 @@ async def aread_token_body(response: httpx.Response) -> None:
         await response.aread()
     except httpx.TimeoutException:
         raise _timed_out(response.request) from None
+
+
+# --- token requests outside a client's auth flow (consent, disconnect) --------------------------
+
+
+def send_token_request(
+    request: TokenRequest, timeout: httpx.Timeout = DEFAULT_TIMEOUT
+) -> httpx.Response:
+    """POST `request` on a short-lived client of its own and return the read response.
+
+    Used where no API client is involved: redeeming an authorization code and revoking tokens.
+    Redirects are not followed (a token endpoint has no reason to redirect, and its body holds
+    credentials). Raises the twins of `TokenEndpointError` / `TokenEndpointTimeout`, and httpx's
+    transport errors; never logs the body.
+    """
+    with httpx.Client(follow_redirects=False) as client:
+        response = client.send(token_http_request(request, timeout), stream=True)
+        try:
+            read_token_body(response)
+        finally:
+            response.close()
+    return response

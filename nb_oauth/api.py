@@ -1,25 +1,43 @@
-"""The module-level calls of SPEC section 9: `save`, `client`, `async_client` and `auth`.
+"""The module-level calls of SPEC section 9: `save`, `connect`, `client`, `async_client`,
+`auth` and `disconnect`.
 
 Each takes an optional `session`; without one it uses `default_session()`, the process's default
 `Session`, created on first use. Until the keyring-backed store lands (the storage issue), that
 session keeps everything in a `MemoryStore`, so nothing survives the process; the keyring store
-will replace it there, and these signatures stay. `connect` and `disconnect` come with the
-consent issue.
+will replace it there, and these signatures stay.
 """
 
 from __future__ import annotations
 
 import functools
+import sys
 from typing import Any
 
 import httpx
 
+from nb_oauth.consent.console import ConsoleView
+from nb_oauth.consent.flow import (
+    DEFAULT_TIMEOUT_S,
+    ConnectResult,
+    ConsentView,
+    DisconnectResult,
+)
+from nb_oauth.consent.flow import connect as _connect
+from nb_oauth.consent.flow import disconnect as _disconnect
 from nb_oauth.datasource import Datasource
 from nb_oauth.oauth2_auth import OAuth2Auth
 from nb_oauth.secret import Secret
 from nb_oauth.session import Session
 
-__all__ = ["async_client", "auth", "client", "default_session", "save"]
+__all__ = [
+    "async_client",
+    "auth",
+    "client",
+    "connect",
+    "default_session",
+    "disconnect",
+    "save",
+]
 
 
 @functools.cache
@@ -67,3 +85,47 @@ def auth(name: str, *, session: Session | None = None) -> OAuth2Auth:
     `nb_oauth.redirect_guard` to its request event hooks (SEC-32).
     """
     return (session or default_session()).auth(name)
+
+
+def connect(
+    name: str,
+    *,
+    paste: bool = False,
+    open_browser: bool = True,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    session: Session | None = None,
+    view: ConsentView | None = None,
+) -> ConnectResult:
+    """Sign in to datasource `name` in a new browser tab and store its tokens.
+
+    A clickable link is always shown as well, because on a remote kernel the kernel's browser is
+    not yours. `paste=True` (JupyterHub, SSH, containers): instead of waiting for the redirect,
+    asks for the address the browser was redirected to, without echoing it. `open_browser=False`
+    only shows the link. See `nb_oauth.consent.flow.connect` for what it raises.
+    """
+    return _connect(
+        session or default_session(),
+        name,
+        view=view or _default_view(),
+        paste=paste,
+        open_browser=open_browser,
+        timeout=timeout,
+    )
+
+
+def disconnect(name: str, *, session: Session | None = None) -> DisconnectResult:
+    """Revoke `name`'s tokens at the provider when it has a `revocation_url`, and always wipe
+    them locally; the result says whether the provider confirmed (RFC 7009)."""
+    return _disconnect(session or default_session(), name)
+
+
+def _default_view() -> ConsentView:
+    # In a Jupyter kernel: a link that is replaced by the outcome. IPython is only looked for
+    # when the host already imported it, so `import nb_oauth` stays free of it (STYLE rule 1).
+    if "IPython" in sys.modules:
+        from nb_oauth.jupyter.display import notebook_view
+
+        view = notebook_view()
+        if view is not None:
+            return view
+    return ConsoleView()

@@ -236,6 +236,13 @@ class OAuth2Auth(httpx.Auth):
         yield _Lock.RELEASE
         return new
 
+    def use_tokens(self, tokens: TokenSet | None) -> None:
+        """Use `tokens` from the next request on: after a new consent stored them, or `None`
+        after a disconnect wiped them. (Renewals update themselves; this is for outside changes.)
+        """
+        with self._thread_lock:
+            self._keeper.installed(tokens)
+
     def _load(self) -> tuple[TokenSet | None, Secret | None]:
         name = self.datasource.name
         return self._store.load_tokens(name), self._store.load_secret(name)

@@ -22,6 +22,7 @@ from nb_oauth.errors import ConfigError
 from nb_oauth.oauth2_auth import OAuth2Auth
 from nb_oauth.secret import Secret
 from nb_oauth.store import MemoryStore, TokenStore
+from nb_oauth.tokens import TokenSet
 
 __all__ = ["Session"]
 
@@ -36,7 +37,8 @@ class Session:
         self, store: TokenStore | None = None, *, now: Callable[[], float] = time.time
     ) -> None:
         self.store: TokenStore = MemoryStore() if store is None else store
-        self._now = now
+        #: The clock every token expiry of this session is computed with (tests inject one).
+        self.now = now
         self._lock = threading.Lock()
         self._auths: dict[str, OAuth2Auth] = {}
 
@@ -81,9 +83,17 @@ class Session:
         with self._lock:
             auth = self._auths.get(name)
             if auth is None:
-                auth = OAuth2Auth(self.datasource(name), store=self.store, now=self._now)
+                auth = OAuth2Auth(self.datasource(name), store=self.store, now=self.now)
                 self._auths[name] = auth
             return auth
+
+    def tokens_changed(self, name: str, tokens: TokenSet | None) -> None:
+        """Tell the live auth of ``name`` that its stored tokens were replaced (connect) or
+        wiped (disconnect), so clients already handed out use the change at once."""
+        with self._lock:
+            auth = self._auths.get(name)
+        if auth is not None:
+            auth.use_tokens(tokens)
 
     def client(self, name: str, **httpx_kwargs: Any) -> httpx.Client:
         """An `httpx.Client` for datasource `name`: `base_url`, auth and timeouts set.

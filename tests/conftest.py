@@ -7,9 +7,11 @@ No fixture sleeps for a token to expire: the provider and the code under test re
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import keyring
 import keyring.backend
 import keyring.core
@@ -133,8 +135,61 @@ def ip() -> Iterator[Any]:
     config = Config()
     # No SQLite history: nothing a test types is written to disk, and no handles pile up.
     config.HistoryManager.enabled = False
-    shell = TestingShell(config=config)
+    # The singleton instance, because IPython's display() publishes through it.
+    InteractiveShell.clear_instance()
+    shell = TestingShell.instance(config=config)
     try:
         yield shell
     finally:
         shell.cleanup()
+        TestingShell.clear_instance()
+
+
+class BrowserRobot:
+    """Plays the user's browser for ``open_url``: opens the authorization URL, presses Approve (or
+    Deny) on the demo provider's consent page, and follows the redirect to the loopback catcher.
+
+    It runs in a thread, as a real browser would, and makes real HTTP requests. With
+    ``deliver=False`` it stops before the catcher and keeps the redirect URL in ``redirected_to``
+    (what a user on a remote kernel would copy from the address bar).
+    """
+
+    def __init__(self, decision: str = "approve", *, deliver: bool = True) -> None:
+        self.decision = decision
+        self.deliver = deliver
+        self.opened: list[str] = []
+        self.redirected_to: str | None = None
+        self.callback_status: int | None = None
+        self._threads: list[threading.Thread] = []
+        self._redirected = threading.Event()
+
+    def __call__(self, url: str) -> bool:
+        self.opened.append(url)
+        thread = threading.Thread(target=self._visit, args=(url,), daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return True
+
+    def _visit(self, url: str) -> None:
+        with httpx.Client(follow_redirects=False, timeout=10) as browser:
+            page = browser.get(url)
+            if page.status_code == 200:  # the consent page: press a button
+                page = browser.post(url, data={"decision": self.decision})
+            self.redirected_to = page.headers.get("location")
+            self._redirected.set()
+            if self.deliver and self.redirected_to:
+                self.callback_status = browser.get(self.redirected_to).status_code
+
+    def wait_for_redirect(self, timeout: float = 10) -> str:
+        assert self._redirected.wait(timeout), "the provider never redirected"
+        assert self.redirected_to is not None
+        return self.redirected_to
+
+    def join(self) -> None:
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser() -> BrowserRobot:
+    return BrowserRobot()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 from nb_oauth.datasource import Datasource
 from nb_oauth.grants.client_auth import encode_token_request, select_client_auth
@@ -26,13 +26,15 @@ __all__ = [
     "client_credentials_request",
     "read_token_response",
     "refresh_token_request",
+    "revocation_request",
     "TokenRequest",
 ]
 
 
 @dataclass(frozen=True, kw_only=True)
 class TokenRequest:
-    """One POST to the token endpoint (RFC 6749 §3.2), ready to send.
+    """One POST to the token endpoint (RFC 6749 §3.2), ready to send; or, with `grant` set to
+    `"revocation"`, to the revocation endpoint (RFC 7009 §2.1), which authenticates the same way.
 
     `grant` is the `grant_type` sent; `spent` are credentials the request carries (a refresh token,
     a code), masked if the server echoes them; `requested_scopes` are what a response without a
@@ -65,10 +67,33 @@ def _token_request(
     # The datasource's extra parameters (`audience`, `resource`) cannot name protocol parameters:
     # Datasource validation refuses them (SEC-19), and the protocol values are merged last anyway.
     merged = {**datasource.token_params, **params}
+    return _authenticated_post(
+        datasource,
+        client_secret,
+        datasource.token_url,
+        merged,
+        grant=params["grant_type"],
+        encoding=datasource.body_encoding,
+        requested_scopes=requested_scopes,
+        spent=spent,
+    )
+
+
+def _authenticated_post(
+    datasource: Datasource,
+    client_secret: Secret | None,
+    url: str,
+    params: Mapping[str, str],
+    *,
+    grant: str,
+    encoding: Literal["form", "json"],
+    requested_scopes: tuple[str, ...] = (),
+    spent: tuple[Secret, ...] = (),
+) -> TokenRequest:
     # Exactly one client authentication method per request (RFC 6749 §2.3, SEC-31).
     method = select_client_auth(datasource.client_auth, client_secret)
-    auth_headers, body_params = method(datasource.client_id, client_secret, merged)
-    content_type, body = encode_token_request(body_params, datasource.body_encoding)
+    auth_headers, body_params = method(datasource.client_id, client_secret, params)
+    content_type, body = encode_token_request(body_params, encoding)
     headers = {
         **auth_headers,
         "Content-Type": content_type,
@@ -76,8 +101,8 @@ def _token_request(
         "Accept": "application/json",
     }
     return TokenRequest(
-        grant=params["grant_type"],
-        url=datasource.token_url,
+        grant=grant,
+        url=url,
         headers=headers,
         body=body,
         requested_scopes=requested_scopes,
@@ -145,6 +170,28 @@ def authorization_code_request(
         params,
         requested_scopes=tuple(datasource.scopes),
         spent=(code, code_verifier),
+    )
+
+
+def revocation_request(
+    datasource: Datasource, client_secret: Secret | None, token: Secret, hint: str
+) -> TokenRequest:
+    """Revoke `token` at `datasource.revocation_url` (RFC 7009 §2.1).
+
+    `hint` is `refresh_token` or `access_token`. The client authenticates as at the token endpoint;
+    the body is always form-encoded, as RFC 7009 §2.1 requires. Raises `ValueError` when the
+    datasource has no revocation URL.
+    """
+    if not datasource.revocation_url:
+        raise ValueError("this datasource has no revocation_url")
+    return _authenticated_post(
+        datasource,
+        client_secret,
+        datasource.revocation_url,
+        {"token": token.reveal(), "token_type_hint": hint},
+        grant="revocation",
+        encoding="form",
+        spent=(token,),
     )
 
 

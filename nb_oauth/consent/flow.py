@@ -1,0 +1,307 @@
+"""Connect and disconnect: the authorization code grant end to end, and RFC 7009 revocation.
+
+``connect`` opens the authorization URL in a new browser tab and always shows it as a link too
+(SEC-12), catches the redirect on 127.0.0.1 (or takes the pasted redirect URL on a remote kernel,
+SEC-11), redeems the code with the same ``redirect_uri`` and the PKCE verifier (SEC-18), and
+stores the tokens. ``disconnect`` revokes at the server when it can and always wipes locally
+(SEC-35). What the user sees goes through a :class:`ConsentView`, so the same flow serves a
+terminal, a notebook and the widgets.
+"""
+
+from __future__ import annotations
+
+import getpass
+import warnings
+import webbrowser
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import httpx
+
+from nb_oauth._httpx import send_token_request
+from nb_oauth.consent.catcher import LoopbackCatcher
+from nb_oauth.consent.request import AuthorizationRequest, IgnoredResponse
+from nb_oauth.errors import (
+    CallbackTimeout,
+    ConfigError,
+    NbOAuthError,
+    NbOAuthWarning,
+    StateMismatch,
+)
+from nb_oauth.grants.token_requests import (
+    authorization_code_request,
+    read_token_response,
+    revocation_request,
+)
+from nb_oauth.secret import Secret
+from nb_oauth.tokens import TokenSet
+
+if TYPE_CHECKING:
+    from nb_oauth.session import Session
+
+__all__ = [
+    "ConnectResult",
+    "ConsentView",
+    "DisconnectResult",
+    "NoRefreshToken",
+    "connect",
+    "disconnect",
+    "open_in_new_tab",
+]
+
+DEFAULT_TIMEOUT_S = 300.0
+
+
+class NoRefreshToken(NbOAuthWarning):
+    """The provider issued no refresh token: the connection ends when the access token expires."""
+
+
+class ConsentView(Protocol):
+    """What the user sees during a sign-in (a terminal, a notebook cell, a widget)."""
+
+    def waiting(self, url: str, *, redirect_uri: str, timeout: float, paste: bool) -> None:
+        """The sign-in URL is ready: show it as a link, with how long the wait lasts."""
+
+    def no_browser(self, datasource: str) -> None:
+        """No browser could be opened here: the user must open the link, or paste (SEC-12)."""
+
+    def finished(self, message: str) -> None:
+        """The wait is over (success or not): replace the link with ``message`` (SEC-12)."""
+
+
+def open_in_new_tab(url: str) -> bool:
+    """Open ``url`` in a new tab of the system browser (honours ``BROWSER``); never raises.
+
+    Returns ``False`` when no browser could be opened, as on a headless server (SEC-12). Never an
+    embedded view (RFC 8252 §8.12).
+    """
+    try:
+        return webbrowser.open(url, new=2)
+    except webbrowser.Error:
+        return False
+
+
+@dataclass(frozen=True)
+class ConnectResult:
+    """The outcome of a successful :func:`connect`; ``str()`` is the one-line status."""
+
+    datasource: str
+    expires_in: float | None
+    has_refresh_token: bool
+    granted_scopes: tuple[str, ...]
+
+    def __str__(self) -> str:
+        if self.expires_in is None:
+            expiry = "no expiry given"
+        else:
+            expiry = f"access token valid for {_duration(self.expires_in)}"
+        refresh = "refresh token stored" if self.has_refresh_token else "NO refresh token"
+        scopes = " ".join(self.granted_scopes) or "(none reported)"
+        return f"Connected {self.datasource}: {expiry}, {refresh}; scopes: {scopes}"
+
+
+@dataclass(frozen=True)
+class DisconnectResult:
+    """The outcome of :func:`disconnect`; ``str()`` is the one-line status.
+
+    ``revoked`` is ``True`` when the provider confirmed revocation (RFC 7009 §2.2), ``False``
+    when it could not (the tokens may still be live until they expire), ``None`` when nothing was
+    sent (no ``revocation_url``, or no tokens).
+    """
+
+    datasource: str
+    revoked: bool | None
+    detail: str
+
+    def __str__(self) -> str:
+        return f"Disconnected {self.datasource}: {self.detail}"
+
+
+def connect(
+    session: Session,
+    name: str,
+    *,
+    view: ConsentView,
+    paste: bool = False,
+    open_browser: bool = True,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    open_url: Callable[[str], bool] = open_in_new_tab,
+    read_redirect: Callable[[str], str] = getpass.getpass,
+) -> ConnectResult:
+    """Get the user's consent for datasource ``name`` and store its tokens.
+
+    Raises ``PortInUse`` (before any browser opens), ``AuthorizationDenied`` /
+    ``AuthorizationError``, ``StateMismatch``, ``CallbackTimeout``, the token endpoint's errors,
+    and lets ``KeyboardInterrupt`` through; the catcher's port is closed on every path (SEC-3)
+    and nothing is stored unless the whole flow succeeded. Warns with :class:`NoRefreshToken`
+    when the provider sent no refresh token. Never logs or shows the code or a token.
+    """
+    ds = session.datasource(name)
+    if ds.grant != "authorization_code":
+        raise ConfigError(
+            "grant",
+            f"{name} uses {ds.grant}, which needs no consent",
+            f"call nb_oauth.client({name!r}) directly; the token is fetched on first use",
+        )
+    client_secret = session.store.load_secret(name)
+    with LoopbackCatcher(ds.redirect_port) as catcher:
+        request = AuthorizationRequest(ds, catcher.redirect_uri)
+        catcher.expect(request)
+        view.waiting(request.url, redirect_uri=request.redirect_uri, timeout=timeout, paste=paste)
+        if open_browser and not open_url(request.url):
+            view.no_browser(name)
+        try:
+            if paste:
+                code = _code_from_paste(request, catcher, read_redirect)
+            else:
+                code = catcher.wait(timeout)
+        except BaseException as exc:
+            view.finished(_failure_line(name, exc))
+            raise
+    tokens = _redeem(ds.name, request, client_secret, code, session.now())
+    session.store.save_tokens(name, tokens)
+    session.tokens_changed(name, tokens)
+    result = ConnectResult(
+        datasource=name,
+        expires_in=tokens.expires_in(session.now()),
+        has_refresh_token=bool(tokens.refresh_token),
+        granted_scopes=tokens.granted_scopes,
+    )
+    view.finished(str(result))
+    if not tokens.refresh_token:
+        warnings.warn(_no_refresh_token_advice(name), NoRefreshToken, stacklevel=2)
+    return result
+
+
+def _code_from_paste(
+    request: AuthorizationRequest,
+    catcher: LoopbackCatcher,
+    read_redirect: Callable[[str], str],
+) -> Secret:
+    """Ask for the redirected URL until a valid one arrives (remote kernels, SEC-11).
+
+    An empty answer checks whether the loopback catcher got the response after all (browser and
+    kernel on one machine). The input is read without echo, so the code never lands in a cell's
+    output or the notebook (SEC-44).
+    """
+    prompt = (
+        "Paste the address your browser was redirected to (it starts with "
+        f"{request.redirect_uri}), or press Enter if that tab says 'Signed in': "
+    )
+    for _ in range(5):
+        pasted = read_redirect(prompt).strip()
+        try:
+            if not pasted:
+                return catcher.wait(timeout=0.5)
+            return request.code_from_pasted_url(pasted)
+        except (IgnoredResponse, StateMismatch, CallbackTimeout) as exc:
+            prompt = f"That did not work ({_first_line(exc)}). Try again: "
+    raise StateMismatch()
+
+
+def _redeem(
+    name: str,
+    request: AuthorizationRequest,
+    client_secret: Secret | None,
+    code: Secret,
+    received_at: float,
+) -> TokenSet:
+    """Exchange the code (RFC 6749 §4.1.3) with the same redirect_uri (SEC-18) and verifier.
+
+    Never retried: a code is single-use (RFC 6749 §10.5, SEC-29), so a lost answer means a new
+    sign-in.
+    """
+    token_request = authorization_code_request(
+        request.datasource,
+        client_secret,
+        code=code,
+        redirect_uri=request.redirect_uri,
+        code_verifier=request.pkce.code_verifier,
+    )
+    response = send_token_request(token_request)
+    return read_token_response(
+        token_request,
+        status_code=response.status_code,
+        content_type=response.headers.get("Content-Type"),
+        body=response.content,
+        now=received_at,
+        datasource=name,
+    )
+
+
+def disconnect(session: Session, name: str) -> DisconnectResult:
+    """Revoke ``name``'s tokens at the provider when possible and always wipe them locally.
+
+    RFC 7009 §2.1: the refresh token first (which also ends its access tokens on most servers),
+    then the access token. A 200 counts as success even for an already invalid token (§2.2); a
+    503, another error or a network failure means the tokens may still be live (§2.2.1), which
+    the result says. The local tokens are deleted in every case (SEC-35); the client secret and
+    the datasource stay. Never raises for a failed revocation.
+    """
+    ds = session.datasource(name)
+    tokens = session.store.load_tokens(name)
+    try:
+        revoked, detail = _revoke(session, name, tokens)
+    finally:
+        session.store.delete_tokens(name)
+        session.tokens_changed(name, None)
+    return DisconnectResult(datasource=ds.name, revoked=revoked, detail=detail)
+
+
+def _revoke(session: Session, name: str, tokens: TokenSet | None) -> tuple[bool | None, str]:
+    ds = session.datasource(name)
+    if tokens is None:
+        return None, "there were no tokens to remove"
+    if not ds.revocation_url:
+        return None, (
+            "tokens removed here. No revocation_url is set, so the provider was not told: they "
+            "stay valid there until they expire (revoke the app's access in the provider's "
+            "account settings to end them now)"
+        )
+    secret = session.store.load_secret(name)
+    pending = [(tokens.refresh_token, "refresh_token"), (tokens.access_token, "access_token")]
+    for token, hint in pending:
+        if not token:
+            continue
+        try:
+            response = send_token_request(revocation_request(ds, secret, token, hint))
+        except (httpx.HTTPError, NbOAuthError) as exc:
+            return False, _not_revoked(type(exc).__name__)
+        if response.status_code != 200:
+            return False, _not_revoked(f"HTTP {response.status_code}")
+    return True, "tokens revoked at the provider and removed here"
+
+
+def _not_revoked(why: str) -> str:
+    return (
+        f"tokens removed here, but the provider did not confirm revocation ({why}), so they may "
+        "still be live until they expire"
+    )
+
+
+def _no_refresh_token_advice(name: str) -> str:
+    return (
+        f"{name}: the provider issued no refresh token, so this connection ends when the access "
+        f"token expires and you will have to run nb_oauth.connect({name!r}) again. Many providers "
+        "issue one only when asked: add the 'offline_access' scope (OpenID Connect, Microsoft, "
+        "Okta, Auth0), or auth_params access_type=offline and prompt=consent (Google)"
+    )
+
+
+def _failure_line(name: str, exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return f"Sign-in for {name} was interrupted; nothing was stored."
+    return f"Sign-in for {name} did not complete: {_first_line(exc)}"
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 5400:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 90:
+        return f"{round(seconds / 60)} min"
+    return f"{max(0, round(seconds))} s"

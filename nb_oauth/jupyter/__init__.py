@@ -1,0 +1,1 @@
+"""The notebook face of nb_oauth: the only package that imports IPython and ipywidgets."""

@@ -1,0 +1,321 @@
+"""Consent end to end against the demo provider: the test's robot plays the browser, the real
+loopback catcher receives the redirect, the real token endpoint redeems the code.
+"""
+
+from __future__ import annotations
+
+import socket
+import warnings
+from typing import Any
+
+import httpx
+import pytest
+
+import nb_oauth
+from nb_oauth.consent.flow import ConnectResult, NoRefreshToken, connect, disconnect
+from nb_oauth.demo import DemoProvider
+from nb_oauth.errors import AuthExpired, AuthorizationDenied, ConfigError, PortInUse
+from nb_oauth.session import Session
+from tests.conftest import BrowserRobot, FakeClock
+
+CLIENT_AUTH = {"demo-public": "none", "demo-basic": "basic", "demo-post": "body"}
+
+
+class RecordingView:
+    """A ConsentView that remembers what the user would have seen."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    def waiting(self, url: str, *, redirect_uri: str, timeout: float, paste: bool) -> None:
+        self.events.append(("waiting", (url, redirect_uri)))
+
+    def no_browser(self, datasource: str) -> None:
+        self.events.append(("no_browser", datasource))
+
+    def finished(self, message: str) -> None:
+        self.events.append(("finished", message))
+
+    def kinds(self) -> list[str]:
+        return [kind for kind, _ in self.events]
+
+
+def setup(
+    provider: DemoProvider, clock: FakeClock, client_id: str = "demo-public", **fields: Any
+) -> Session:
+    session = Session(now=clock)
+    settings: dict[str, Any] = {
+        "name": "demo",
+        "token_url": provider.token_url,
+        "authorization_url": provider.authorization_url,
+        "revocation_url": provider.revocation_url,
+        "issuer": provider.issuer,
+        "client_id": client_id,
+        "client_auth": CLIENT_AUTH[client_id],
+        "scopes": "profile items:read",
+        "base_url": provider.api_url,
+        **fields,
+    }
+    ds = nb_oauth.Datasource(**settings)
+    nb_oauth.save(ds, client_secret=provider.clients[client_id].client_secret, session=session)
+    return session
+
+
+def sign_in(session: Session, robot: BrowserRobot, **kwargs: Any) -> tuple[ConnectResult, Any]:
+    view = RecordingView()
+    result = connect(session, "demo", view=view, open_url=robot, timeout=30, **kwargs)
+    robot.join()
+    return result, view
+
+
+@pytest.mark.parametrize("client_id", ["demo-public", "demo-basic", "demo-post"])
+def test_connect_then_call_refresh_rotate_and_disconnect(
+    make_provider: Any, clock: FakeClock, browser: BrowserRobot, client_id: str
+) -> None:
+    provider = make_provider(token_lifetime=600)
+    session = setup(provider, clock, client_id)
+
+    result, view = sign_in(session, browser)
+    assert result.has_refresh_token
+    assert result.granted_scopes == ("profile", "items:read")
+    assert str(result).startswith("Connected demo: access token valid for 10 min")
+    assert browser.callback_status == 200
+    assert view.kinds() == ["waiting", "finished"]
+    assert view.events[1][1] == str(result)  # the link is replaced by the outcome (SEC-12)
+
+    with session.client("demo") as api:
+        assert api.get("/api/me").json()["client_id"] == client_id
+        first_refresh = session.store.load_tokens("demo").refresh_token  # type: ignore[union-attr]
+
+        clock.advance(600 - 59)  # within the 60 s leeway: a proactive refresh (SEC-25)
+        assert api.get("/api/items").status_code == 200
+        assert provider.counters["token:refresh_token"] == 1
+        rotated = session.store.load_tokens("demo").refresh_token  # type: ignore[union-attr]
+        assert rotated and rotated != first_refresh  # rotation persisted (SEC-28)
+
+    outcome = disconnect(session, "demo")
+    assert outcome.revoked is True
+    assert provider.counters["revocations"] == 2  # refresh token, then access token
+    assert session.store.load_tokens("demo") is None
+    # The provider now refuses the old refresh token (RFC 7009).
+    data = {"grant_type": "refresh_token", "refresh_token": rotated.reveal()}
+    client = provider.clients[client_id]
+    auth = (client_id, client.client_secret) if client_id == "demo-basic" else None
+    if client_id != "demo-basic":
+        data["client_id"] = client_id
+        if client.client_secret:
+            data["client_secret"] = client.client_secret
+    assert httpx.post(provider.token_url, data=data, auth=auth).json()["error"] == "invalid_grant"
+    # And the live client knows it is disconnected.
+    with session.client("demo") as api, pytest.raises(AuthExpired, match="connect"):
+        api.get("/api/me")
+
+
+def test_the_authorization_request_carries_pkce_state_and_the_redirect_uri(
+    demo_provider: DemoProvider, demo_clock: FakeClock, browser: BrowserRobot
+) -> None:
+    session = setup(demo_provider, demo_clock)
+    _, view = sign_in(session, browser)
+    (url,) = browser.opened
+    query = httpx.URL(url).params
+    redirect_uri = view.events[0][1][1]
+    assert redirect_uri.startswith("http://127.0.0.1:") and redirect_uri.endswith("/callback")
+    assert query["redirect_uri"] == redirect_uri
+    assert query["code_challenge_method"] == "S256"
+    assert query["scope"] == "profile items:read"
+    assert len(query["state"]) >= 22
+
+
+def test_deny_raises_authorization_denied_and_stores_nothing(
+    make_provider: Any, clock: FakeClock
+) -> None:
+    provider = make_provider()
+    session = setup(provider, clock)
+    robot = BrowserRobot(decision="deny")
+    with pytest.raises(AuthorizationDenied):
+        sign_in(session, robot)
+    assert session.store.load_tokens("demo") is None
+    assert provider.counters.get("token:authorization_code", 0) == 0  # SEC-17
+
+
+def test_callback_replayed_after_success_redeems_nothing_twice(
+    make_provider: Any, clock: FakeClock, browser: BrowserRobot
+) -> None:
+    # SEC-8
+    provider = make_provider()
+    session = setup(provider, clock)
+    sign_in(session, browser)
+    assert browser.redirected_to is not None
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(browser.redirected_to)  # the catcher's port is closed (SEC-3)
+    assert provider.counters["token:authorization_code"] == 1
+
+
+def test_missing_refresh_token_warns_with_hints_then_asks_to_reconnect(
+    make_provider: Any, clock: FakeClock, browser: BrowserRobot
+) -> None:
+    provider = make_provider(issue_refresh_token=False, token_lifetime=300)
+    session = setup(provider, clock)
+    with pytest.warns(NoRefreshToken, match="offline_access") as warned:
+        result, _ = sign_in(session, browser)
+    assert "access_type=offline" in str(warned[0].message)
+    assert "NO refresh token" in str(result)
+    with session.client("demo") as api:
+        assert api.get("/api/me").status_code == 200
+        clock.advance(300)
+        with pytest.raises(AuthExpired) as raised:
+            api.get("/api/me")
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "connect" in message and "demo" in message
+
+
+def test_busy_redirect_port_fails_before_any_browser_opens(
+    demo_provider: DemoProvider, demo_clock: FakeClock, browser: BrowserRobot
+) -> None:
+    # SEC-2
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        session = setup(demo_provider, demo_clock, redirect_port=busy.getsockname()[1])
+        with pytest.raises(PortInUse):
+            sign_in(session, browser)
+    assert browser.opened == []
+
+
+def test_fixed_redirect_port_is_used(
+    demo_provider: DemoProvider, demo_clock: FakeClock, browser: BrowserRobot
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    session = setup(demo_provider, demo_clock, redirect_port=port)
+    _, view = sign_in(session, browser)
+    assert view.events[0][1][1] == f"http://127.0.0.1:{port}/callback"
+
+
+def test_no_browser_shows_the_link_offers_paste_and_keeps_waiting(
+    demo_provider: DemoProvider, demo_clock: FakeClock, browser: BrowserRobot
+) -> None:
+    # SEC-12: webbrowser found nothing; the user clicks the displayed link instead.
+    session = setup(demo_provider, demo_clock)
+    view = RecordingView()
+
+    def no_browser(url: str) -> bool:
+        browser(url)  # the user opening the link by hand
+        return False
+
+    connect(session, "demo", view=view, open_url=no_browser, timeout=30)
+    browser.join()
+    assert view.kinds() == ["waiting", "no_browser", "finished"]
+    assert session.store.load_tokens("demo") is not None
+
+
+def test_paste_path_validates_then_accepts_the_redirected_url(
+    demo_provider: DemoProvider, demo_clock: FakeClock
+) -> None:
+    # SEC-11: a remote kernel; the robot stops at the redirect, the "user" pastes it.
+    session = setup(demo_provider, demo_clock)
+    robot = BrowserRobot(deliver=False)
+    answers: list[str] = []
+
+    def read_redirect(prompt: str) -> str:
+        answers.append(prompt)
+        url = robot.wait_for_redirect()
+        if len(answers) == 1:
+            return url.replace("state=", "state=tampered")  # rejected, asked again
+        return url
+
+    view = RecordingView()
+    result = connect(
+        session, "demo", view=view, paste=True, open_url=robot, read_redirect=read_redirect
+    )
+    robot.join()
+    assert result.has_refresh_token
+    assert len(answers) == 2
+    assert "did not work" in answers[1]
+    assert "code=" not in "".join(answers)  # the pasted URL is never echoed (SEC-44)
+
+
+def test_client_credentials_needs_no_consent(
+    demo_provider: DemoProvider, demo_clock: FakeClock
+) -> None:
+    session = Session(now=demo_clock)
+    ds = nb_oauth.Datasource(
+        name="svc",
+        grant="client_credentials",
+        token_url=demo_provider.token_url,
+        client_id="demo-basic",
+        base_url=demo_provider.api_url,
+    )
+    nb_oauth.save(ds, client_secret="demo-basic-secret", session=session)
+    with pytest.raises(ConfigError, match="needs no consent"):
+        connect(session, "svc", view=RecordingView())
+
+
+def test_disconnect_without_revocation_url_wipes_locally_and_says_so(
+    make_provider: Any, clock: FakeClock, browser: BrowserRobot
+) -> None:
+    provider = make_provider()
+    session = setup(provider, clock, revocation_url=None)
+    sign_in(session, browser)
+    outcome = disconnect(session, "demo")
+    assert outcome.revoked is None
+    assert "No revocation_url" in str(outcome)
+    assert session.store.load_tokens("demo") is None
+    assert provider.counters.get("revocations", 0) == 0
+
+
+def test_disconnect_when_the_provider_is_unreachable_still_wipes_locally(
+    make_provider: Any, clock: FakeClock, browser: BrowserRobot
+) -> None:
+    # SEC-35: a network error means "may still be live"; local tokens go anyway.
+    provider = make_provider()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    session = setup(provider, clock, revocation_url=f"http://127.0.0.1:{closed}/revoke")
+    sign_in(session, browser)
+    outcome = disconnect(session, "demo")
+    assert outcome.revoked is False
+    assert "may still be live" in str(outcome)
+    assert session.store.load_tokens("demo") is None
+
+
+def test_public_api_connect_uses_the_console_view_outside_a_kernel(
+    demo_provider: DemoProvider,
+    demo_clock: FakeClock,
+    browser: BrowserRobot,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    session = setup(demo_provider, demo_clock)
+    monkeypatch.setattr("webbrowser.open", lambda url, new=0: browser(url))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = nb_oauth.connect("demo", session=session, timeout=30)
+    browser.join()
+    out = capsys.readouterr().out
+    assert "Sign in here" in out
+    assert "Redirect URI to register at the provider: http://127.0.0.1:" in out
+    assert str(result) in out
+    assert nb_oauth.disconnect("demo", session=session).revoked is True
+
+
+def test_notebook_view_shows_a_new_tab_link_then_replaces_it(ip: Any) -> None:
+    # SPEC section 2 and SEC-12: a clickable link with target=_blank, gone once the flow ends.
+    from IPython.utils.capture import capture_output
+
+    from nb_oauth.jupyter.display import NotebookConsentView
+
+    url = "https://as.example/authorize?client_id=c&state=s<&>"
+    view = NotebookConsentView()
+    with capture_output() as captured:
+        view.waiting(url, redirect_uri="http://127.0.0.1:5/callback", timeout=60, paste=False)
+        view.finished("Connected demo")
+    shown, replaced = (output.data["text/html"] for output in captured.outputs)
+    assert 'target="_blank"' in shown
+    assert "state=s&lt;&amp;&gt;" in shown
+    assert "http://127.0.0.1:5/callback" in shown
+    assert "Connected demo" in replaced
+    assert "authorize" not in replaced
