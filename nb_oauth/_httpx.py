@@ -40,6 +40,7 @@ __all__ = [
     "redirect_guard",
     "request_error",
     "scrub_response",
+    "get_document",
     "send_token_request",
     "TOKEN_ATTACHED",
     "TOKEN_REQUEST",
@@ -313,3 +314,24 @@ def send_token_request(
         finally:
             response.close()
     return response
+
+
+def get_document(url: str, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> tuple[int, bytes]:
+    """GET a small JSON document (authorization server metadata): status and body.
+
+    Same size cap as token responses (SEC-45); redirects are not followed. Raises httpx's
+    transport errors and the twins of `TokenEndpointError` / `TokenEndpointTimeout`.
+    """
+    request = httpx.Request(
+        "GET",
+        url,
+        headers={"Accept": "application/json"},
+        extensions={"timeout": timeout.as_dict()},
+    )
+    with httpx.Client(follow_redirects=False) as client:
+        response = client.send(request, stream=True)
+        try:
+            read_token_body(response)
+        finally:
+            response.close()
+    return response.status_code, response.content

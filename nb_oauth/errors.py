@@ -290,11 +290,11 @@ class AuthExpired(NbOAuthError):
         name = datasource or "NAME"
         connect = f"nb_oauth.connect({name!r}) or %datasource connect {name}"
         messages = {
-            "not_connected": f"Datasource {name!r} has no token yet; run {connect}",
+            "not_connected": f"Datasource {name!r} is not connected; run {connect}",
             "no_refresh_token": (
                 f"The access token of {name!r} expired and the provider gave no refresh token, "
-                f"so a sign-in is needed (ask for offline access, e.g. the offline_access scope "
-                f"or auth_params access_type=offline); run {connect}"
+                f"so reconnect: run {connect} (to avoid this, ask for offline access, e.g. the "
+                "offline_access scope or auth_params access_type=offline)"
             ),
             "rejected": (
                 f"The API rejected the access token of {name!r} right after it was renewed "

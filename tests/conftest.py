@@ -151,15 +151,25 @@ class BrowserRobot:
 
     It runs in a thread, as a real browser would, and makes real HTTP requests. With
     ``deliver=False`` it stops before the catcher and keeps the redirect URL in ``redirected_to``
-    (what a user on a remote kernel would copy from the address bar).
+    (what a user on a remote kernel would copy from the address bar). ``tamper`` turns the
+    redirect URL into the requests actually sent to the catcher, as ``(url, headers)`` pairs: an
+    attacker's page, a stale tab or a browser's prefetch.
     """
 
-    def __init__(self, decision: str = "approve", *, deliver: bool = True) -> None:
+    def __init__(
+        self,
+        decision: str = "approve",
+        *,
+        deliver: bool = True,
+        tamper: Callable[[str], list[tuple[str, dict[str, str]]]] | None = None,
+    ) -> None:
         self.decision = decision
         self.deliver = deliver
+        self.tamper = tamper or (lambda url: [(url, {})])
         self.opened: list[str] = []
         self.redirected_to: str | None = None
         self.callback_status: int | None = None
+        self.callback_statuses: list[int] = []
         self._threads: list[threading.Thread] = []
         self._redirected = threading.Event()
 
@@ -178,7 +188,13 @@ class BrowserRobot:
             self.redirected_to = page.headers.get("location")
             self._redirected.set()
             if self.deliver and self.redirected_to:
-                self.callback_status = browser.get(self.redirected_to).status_code
+                for target, headers in self.tamper(self.redirected_to):
+                    try:
+                        status = browser.get(target, headers=headers).status_code
+                    except httpx.TransportError:
+                        status = 0  # the catcher already closed: the flow ended
+                    self.callback_statuses.append(status)
+                self.callback_status = self.callback_statuses[-1]
 
     def wait_for_redirect(self, timeout: float = 10) -> str:
         assert self._redirected.wait(timeout), "the provider never redirected"

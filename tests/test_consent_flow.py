@@ -167,7 +167,7 @@ def test_missing_refresh_token_warns_with_hints_then_asks_to_reconnect(
             api.get("/api/me")
     message = str(raised.value)
     assert "\n" not in message
-    assert "connect" in message and "demo" in message
+    assert "reconnect: run nb_oauth.connect('demo')" in message
 
 
 def test_busy_redirect_port_fails_before_any_browser_opens(
@@ -319,3 +319,158 @@ def test_notebook_view_shows_a_new_tab_link_then_replaces_it(ip: Any) -> None:
     assert "http://127.0.0.1:5/callback" in shown
     assert "Connected demo" in replaced
     assert "authorize" not in replaced
+
+
+# -- negative paths against the real provider: no token request where none may be made -----------
+
+
+def _with(url: str, **changes: str) -> str:
+    parsed = httpx.URL(url)
+    params = dict(parsed.params)
+    params.update(changes)
+    return str(parsed.copy_with(params=params))
+
+
+def _without(url: str, name: str) -> str:
+    return str(httpx.URL(url).copy_remove_param(name))
+
+
+@pytest.mark.parametrize(
+    ("name", "tamper", "statuses"),
+    [
+        # SEC-4: strays first, then the real redirect.
+        (
+            "strays",
+            lambda u: [(str(httpx.URL(u).copy_with(path="/favicon.ico", query=None)), {}), (u, {})],
+            [{404}, {200}],
+        ),
+        # SEC-5: a forged response (wrong, then missing state) cannot end the wait.
+        (
+            "wrong_state",
+            lambda u: [(_with(u, state="forged"), {}), (_without(u, "state"), {}), (u, {})],
+            [{400}, {400}, {200}],
+        ),
+        # SEC-6: DNS rebinding: a foreign Host is refused, the real redirect still works.
+        (
+            "rebinding",
+            lambda u: [(u, {"Host": "evil.example"}), (u, {})],
+            [{403}, {200}],
+        ),
+        # SEC-8: a replayed callback after success: "already finished" (410), or refused once
+        # the flow has closed the port (0).
+        ("replay", lambda u: [(u, {}), (u, {})], [{200}, {410, 0}]),
+    ],
+)
+def test_hostile_or_stray_requests_never_cause_an_extra_token_request(
+    make_provider: Any,
+    clock: FakeClock,
+    name: str,
+    tamper: Any,
+    statuses: list[set[int]],
+) -> None:
+    provider = make_provider()
+    session = setup(provider, clock)
+    robot = BrowserRobot(tamper=tamper)
+    sign_in(session, robot)
+    assert len(robot.callback_statuses) == len(statuses)
+    for got, allowed in zip(robot.callback_statuses, statuses, strict=True):
+        assert got in allowed, (name, robot.callback_statuses)
+    assert provider.counters["token:authorization_code"] == 1
+    assert session.store.load_tokens("demo") is not None
+
+
+@pytest.mark.parametrize(
+    "iss",
+    ["https://evil.example", "TRAILING-SLASH", None],
+    ids=["other_issuer", "trailing_slash", "removed_though_metadata_promises_it"],
+)
+def test_wrong_iss_is_refused_without_a_token_request(
+    make_provider: Any, clock: FakeClock, iss: str | None
+) -> None:
+    # SEC-15: the demo provider sends iss and says so in its metadata (RFC 9207 §3); a different
+    # or missing iss means a mix-up.
+    from nb_oauth.consent.request import IssuerMismatch
+
+    provider = make_provider()
+    session = setup(provider, clock)
+    value = provider.issuer + "/" if iss == "TRAILING-SLASH" else iss
+
+    def tamper(url: str) -> list[tuple[str, dict[str, str]]]:
+        return [(_without(url, "iss") if value is None else _with(url, iss=value), {})]
+
+    robot = BrowserRobot(tamper=tamper)
+    with pytest.raises(IssuerMismatch):
+        sign_in(session, robot)
+    assert provider.counters.get("token:authorization_code", 0) == 0
+    assert session.store.load_tokens("demo") is None
+
+
+def test_without_an_issuer_setting_iss_is_not_checked(
+    make_provider: Any, clock: FakeClock
+) -> None:
+    provider = make_provider()
+    session = setup(provider, clock, issuer=None)
+    robot = BrowserRobot(tamper=lambda url: [(_with(url, iss="https://other.example"), {})])
+    sign_in(session, robot)
+    assert provider.counters["token:authorization_code"] == 1
+
+
+def test_timeout_raises_and_makes_no_token_request(make_provider: Any, clock: FakeClock) -> None:
+    # SEC-9: nobody comes back; the flow ends at its deadline with the paste hint.
+    from nb_oauth.errors import CallbackTimeout
+
+    provider = make_provider()
+    session = setup(provider, clock)
+    with pytest.raises(CallbackTimeout, match="paste"):
+        connect(session, "demo", view=RecordingView(), open_url=lambda url: True, timeout=0.3)
+    assert provider.counters.get("token:authorization_code", 0) == 0
+
+
+def test_browser_environment_variable_receives_the_url(
+    make_provider: Any, tmp_path: Any
+) -> None:
+    # SPEC section 9: BROWSER is honoured through webbrowser. The "browser" is a script that
+    # approves on the consent page and follows the redirect, in another process.
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    provider = make_provider()
+    seen = tmp_path / "url-seen-by-browser.txt"
+    script = tmp_path / "fake-browser"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        + textwrap.dedent(
+            f"""
+            import sys, httpx
+            url = sys.argv[-1]
+            open({str(seen)!r}, "w").write(url)
+            with httpx.Client() as browser:
+                page = browser.post(url, data={{"decision": "approve"}})
+                browser.get(page.headers["location"])
+            """
+        )
+    )
+    script.chmod(0o755)
+    program = textwrap.dedent(
+        f"""
+        import nb_oauth
+        ds = nb_oauth.Datasource(
+            name="demo", token_url={provider.token_url!r},
+            authorization_url={provider.authorization_url!r}, client_id="demo-public",
+            client_auth="none", base_url={provider.api_url!r})
+        nb_oauth.save(ds)
+        result = nb_oauth.connect("demo", timeout=30)
+        with nb_oauth.client("demo") as api:
+            print("API", api.get("/api/me").json()["client_id"])
+        """
+    )
+    env = {**os.environ, "BROWSER": str(script)}
+    done = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "API demo-public" in done.stdout
+    assert seen.read_text().startswith(provider.authorization_url + "?")
+    assert provider.counters["token:authorization_code"] == 1

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
-from nb_oauth._httpx import send_token_request
+from nb_oauth._httpx import get_document, send_token_request
 from nb_oauth.consent.catcher import LoopbackCatcher
 from nb_oauth.consent.request import AuthorizationRequest, IgnoredResponse
+from nb_oauth.datasource import Datasource
 from nb_oauth.errors import (
     CallbackTimeout,
     ConfigError,
@@ -29,6 +30,7 @@ from nb_oauth.errors import (
     NbOAuthWarning,
     StateMismatch,
 )
+from nb_oauth.grants.metadata import metadata_url, promises_iss
 from nb_oauth.grants.token_requests import (
     authorization_code_request,
     read_token_response,
@@ -145,8 +147,9 @@ def connect(
             f"call nb_oauth.client({name!r}) directly; the token is fetched on first use",
         )
     client_secret = session.store.load_secret(name)
+    require_iss = _server_promises_iss(ds)
     with LoopbackCatcher(ds.redirect_port) as catcher:
-        request = AuthorizationRequest(ds, catcher.redirect_uri)
+        request = AuthorizationRequest(ds, catcher.redirect_uri, require_iss=require_iss)
         catcher.expect(request)
         view.waiting(request.url, redirect_uri=request.redirect_uri, timeout=timeout, paste=paste)
         if open_browser and not open_url(request.url):
@@ -172,6 +175,18 @@ def connect(
     if not tokens.refresh_token:
         warnings.warn(_no_refresh_token_advice(name), NoRefreshToken, stacklevel=2)
     return result
+
+
+def _server_promises_iss(ds: Datasource) -> bool:
+    """With ``issuer`` set, ask its metadata whether every response carries ``iss`` (SEC-15):
+    then a response without one is refused. No metadata, or none reachable, promises nothing."""
+    if ds.issuer is None:
+        return False
+    try:
+        status, body = get_document(metadata_url(ds.issuer))
+    except (httpx.HTTPError, NbOAuthError):
+        return False
+    return promises_iss(ds.issuer, status, body)
 
 
 def _code_from_paste(
