@@ -14,46 +14,53 @@ Everything public is importable from here and listed in ``__all__``; other modul
 
 from __future__ import annotations
 
-from nb_oauth._httpx import async_redirect_guard, redirect_guard
-from nb_oauth.api import (
-    async_client,
-    auth,
-    client,
-    connect,
-    default_session,
-    disconnect,
-    save,
-)
-from nb_oauth.consent.flow import ConnectResult, DisconnectResult, NoRefreshToken
-from nb_oauth.datasource import Datasource
-from nb_oauth.errors import (
-    AuthExpired,
-    AuthorizationDenied,
-    AuthorizationError,
-    CallbackTimeout,
-    ClientConfigError,
-    ConfigError,
-    InsufficientScope,
-    NbOAuthError,
-    NbOAuthWarning,
-    PortInUse,
-    ReauthRequired,
-    ScopeError,
-    SecretTooLargeForBackend,
-    SecurityWarning,
-    StateMismatch,
-    StorageUnavailable,
-    TokenEndpointError,
-    TokenEndpointTimeout,
-    TokenError,
-)
-from nb_oauth.oauth2_auth import OAuth2Auth
-from nb_oauth.secret import Secret
-from nb_oauth.session import Session
-from nb_oauth.store import MemoryStore, TokenStore
-from nb_oauth.tokens import TokenSet
+import importlib as _importlib
+import typing as _typing
 
 __version__ = "0.1.0"
+
+# Public name -> defining module. Imported on first use (PEP 562), so that `import nb_oauth` and
+# `%load_ext nb_oauth` stay fast: httpx and the rest load when a name is first needed.
+_EXPORTS = {
+    "async_client": "nb_oauth.api",
+    "async_redirect_guard": "nb_oauth._httpx",
+    "auth": "nb_oauth.api",
+    "AuthExpired": "nb_oauth.errors",
+    "AuthorizationDenied": "nb_oauth.errors",
+    "AuthorizationError": "nb_oauth.errors",
+    "CallbackTimeout": "nb_oauth.errors",
+    "client": "nb_oauth.api",
+    "ClientConfigError": "nb_oauth.errors",
+    "ConfigError": "nb_oauth.errors",
+    "connect": "nb_oauth.api",
+    "ConnectResult": "nb_oauth.consent.flow",
+    "Datasource": "nb_oauth.datasource",
+    "default_session": "nb_oauth.api",
+    "disconnect": "nb_oauth.api",
+    "DisconnectResult": "nb_oauth.consent.flow",
+    "InsufficientScope": "nb_oauth.errors",
+    "MemoryStore": "nb_oauth.store",
+    "NbOAuthError": "nb_oauth.errors",
+    "NbOAuthWarning": "nb_oauth.errors",
+    "NoRefreshToken": "nb_oauth.consent.flow",
+    "OAuth2Auth": "nb_oauth.oauth2_auth",
+    "PortInUse": "nb_oauth.errors",
+    "ReauthRequired": "nb_oauth.errors",
+    "redirect_guard": "nb_oauth._httpx",
+    "save": "nb_oauth.api",
+    "ScopeError": "nb_oauth.errors",
+    "Secret": "nb_oauth.secret",
+    "SecretTooLargeForBackend": "nb_oauth.errors",
+    "SecurityWarning": "nb_oauth.errors",
+    "Session": "nb_oauth.session",
+    "StateMismatch": "nb_oauth.errors",
+    "StorageUnavailable": "nb_oauth.errors",
+    "TokenEndpointError": "nb_oauth.errors",
+    "TokenEndpointTimeout": "nb_oauth.errors",
+    "TokenError": "nb_oauth.errors",
+    "TokenSet": "nb_oauth.tokens",
+    "TokenStore": "nb_oauth.store",
+}
 
 __all__ = [
     "__version__",
@@ -74,6 +81,7 @@ __all__ = [
     "disconnect",
     "DisconnectResult",
     "InsufficientScope",
+    "load_ipython_extension",
     "MemoryStore",
     "NbOAuthError",
     "NbOAuthWarning",
@@ -95,4 +103,95 @@ __all__ = [
     "TokenError",
     "TokenSet",
     "TokenStore",
+    "unload_ipython_extension",
 ]
+
+if _typing.TYPE_CHECKING:
+    from nb_oauth._httpx import (
+        async_redirect_guard,
+        redirect_guard,
+    )
+    from nb_oauth.api import (
+        async_client,
+        auth,
+        client,
+        connect,
+        default_session,
+        disconnect,
+        save,
+    )
+    from nb_oauth.consent.flow import (
+        ConnectResult,
+        DisconnectResult,
+        NoRefreshToken,
+    )
+    from nb_oauth.datasource import (
+        Datasource,
+    )
+    from nb_oauth.errors import (
+        AuthExpired,
+        AuthorizationDenied,
+        AuthorizationError,
+        CallbackTimeout,
+        ClientConfigError,
+        ConfigError,
+        InsufficientScope,
+        NbOAuthError,
+        NbOAuthWarning,
+        PortInUse,
+        ReauthRequired,
+        ScopeError,
+        SecretTooLargeForBackend,
+        SecurityWarning,
+        StateMismatch,
+        StorageUnavailable,
+        TokenEndpointError,
+        TokenEndpointTimeout,
+        TokenError,
+    )
+    from nb_oauth.oauth2_auth import (
+        OAuth2Auth,
+    )
+    from nb_oauth.secret import (
+        Secret,
+    )
+    from nb_oauth.session import (
+        Session,
+    )
+    from nb_oauth.store import (
+        MemoryStore,
+        TokenStore,
+    )
+    from nb_oauth.tokens import (
+        TokenSet,
+    )
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nb_oauth' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | {k for k in globals() if k.startswith("__")})
+
+
+def load_ipython_extension(ipython: _typing.Any) -> None:
+    """``%load_ext nb_oauth``: register ``%datasource``, ``%%api`` and ``%api``.
+
+    Imports nothing heavy: httpx, ipywidgets and the protocol code load when a magic first runs.
+    """
+    from nb_oauth.jupyter.magics import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: _typing.Any) -> None:
+    """``%unload_ext nb_oauth``: close the magics' clients and stop any waiting sign-in."""
+    from nb_oauth.jupyter.magics import unload
+
+    unload(ipython)
