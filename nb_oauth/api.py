@@ -2,14 +2,22 @@
 `auth` and `disconnect`.
 
 Each takes an optional `session`; without one it uses `default_session()`, the process's default
-`Session`, created on first use. Until the keyring-backed store lands (the storage issue), that
-session keeps everything in a `MemoryStore`, so nothing survives the process; the keyring store
-will replace it there, and these signatures stay.
+`Session`, created on first use. Its store (SPEC section 1):
+
+* a `KeyringStore`: settings in the config file under `NB_OAUTH_HOME` (else the user config
+  directory), secrets in the keyring that keyring's own configuration selects. The backend is
+  checked when it is first used, i.e. at the first `save` (configure time, SEC-37): keyring's
+  `fail` backend raises `NoSecureStorage` with what to do, a plaintext backend needs
+  `NB_OAUTH_ALLOW_PLAINTEXT=1`, the `null` backend warns;
+* a `MemoryStore` when `NB_OAUTH_SESSION_ONLY=1` is set: nothing is written anywhere (SEC-38).
+
+Session-only for one datasource, whatever the store: `save(ds, ..., session_only=True)`.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from typing import Any
 
@@ -28,6 +36,7 @@ from nb_oauth.datasource import Datasource
 from nb_oauth.oauth2_auth import OAuth2Auth
 from nb_oauth.secret import Secret
 from nb_oauth.session import Session
+from nb_oauth.store import MemoryStore
 
 __all__ = [
     "async_client",
@@ -36,6 +45,7 @@ __all__ = [
     "connect",
     "default_session",
     "disconnect",
+    "remove",
     "save",
 ]
 
@@ -45,22 +55,40 @@ def default_session() -> Session:
     """The process-default `Session` behind the module-level calls (created once, on first use).
 
     The one piece of process-wide state, because `nb_oauth.client("crm")` must find what
-    `nb_oauth.save(ds)` saved; everything else takes an explicit `session`.
+    `nb_oauth.save(ds)` saved; everything else takes an explicit `session`. Its store is
+    described in the module docstring; keyring is imported only here, on first use (STYLE rule 1).
     """
-    return Session()
+    if os.environ.get("NB_OAUTH_SESSION_ONLY", "").strip() == "1":
+        return Session(MemoryStore())
+    from nb_oauth.store.keyring_store import KeyringStore
+
+    return Session(KeyringStore())
 
 
 def save(
     datasource: Datasource,
     *,
     client_secret: str | Secret | None = None,
+    session_only: bool = False,
     session: Session | None = None,
 ) -> None:
     """Save `datasource` and, when given, its client secret (write-only: never shown back).
 
-    Raises `ConfigError` for an empty secret; never logs or echoes it.
+    The settings go to the config file and the secret to the keyring; with `session_only=True`
+    both stay in this kernel's memory (connect again after a restart). Raises `ConfigError` for
+    an empty secret, `NoSecureStorage` when there is no keyring to use (the message says what to
+    do), `StorageUnavailable` / `ConfigFileError` when storage fails (nothing is half-saved);
+    never logs or echoes the secret.
     """
-    (session or default_session()).save(datasource, client_secret=client_secret)
+    (session or default_session()).save(
+        datasource, client_secret=client_secret, session_only=session_only
+    )
+
+
+def remove(name: str, *, session: Session | None = None) -> None:
+    """Forget datasource `name`: its settings, client secret and tokens, and nothing else
+    (SEC-39). Does not revoke at the provider: `disconnect` first for that. Idempotent."""
+    (session or default_session()).remove(name)
 
 
 def client(name: str, *, session: Session | None = None, **httpx_kwargs: Any) -> httpx.Client:

@@ -15,11 +15,14 @@
      ├── TokenEndpointError          the token endpoint answered something that is not OAuth
      ├── TokenEndpointTimeout        the token endpoint did not answer in time
      ├── AuthExpired                 no usable access token and none can be had without the user
+     ├── ConfigFileError             the config file is damaged, unknown or from a newer version
      └── StorageUnavailable          the keyring cannot store or read a secret
+          ├── NoSecureStorage        no keyring backend nb_oauth may use (SEC-37)
           └── SecretTooLargeForBackend
 
     NbOAuthWarning (a UserWarning)   recoverable server quirks: missing token_type, odd expires_in
-     └── SecurityWarning             a setting weakens security (query-parameter tokens, SEC-33)
+     ├── SecurityWarning             a setting weakens security (query-parameter tokens, SEC-33)
+     └── StorageWarning              a secret stays in this kernel's memory only (SEC-28, 37, 40)
 
 Messages are one line without a final period (so a command at the end can be copied as is), and
 never contain a token, a secret, an authorization code or a raw server payload
@@ -58,9 +61,11 @@ __all__ = [
     "CallbackTimeout",
     "ClientConfigError",
     "ConfigError",
+    "ConfigFileError",
     "InsufficientScope",
     "NbOAuthError",
     "NbOAuthWarning",
+    "NoSecureStorage",
     "PortInUse",
     "ReauthRequired",
     "ScopeError",
@@ -68,6 +73,7 @@ __all__ = [
     "SecurityWarning",
     "StateMismatch",
     "StorageUnavailable",
+    "StorageWarning",
     "token_error_from_response",
     "TokenEndpointError",
     "TokenEndpointTimeout",
@@ -84,6 +90,11 @@ class NbOAuthWarning(UserWarning):
 
 class SecurityWarning(NbOAuthWarning):
     """A datasource setting that weakens security was used (query-parameter tokens, SEC-33)."""
+
+
+class StorageWarning(NbOAuthWarning):
+    """A secret could not be kept where it belongs and stays in this kernel's memory only, so a
+    kernel restart (or another kernel) will not see it (SEC-28, SEC-37, SEC-40)."""
 
 
 class NbOAuthError(Exception):
@@ -313,6 +324,22 @@ class StorageUnavailable(NbOAuthError):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{problem}; {fix}")
+
+
+class NoSecureStorage(StorageUnavailable):
+    """No keyring backend nb_oauth may keep secrets in: keyring's `fail` backend (headless Linux,
+    Docker, JupyterHub), or a plaintext file backend without the explicit opt-in (SEC-37)."""
+
+
+class ConfigFileError(NbOAuthError):
+    """The config file cannot be used: damaged, unknown content, or written by a newer nb_oauth.
+
+    The message names the file; nothing was changed in it (never a silent reset).
+    """
+
+    def __init__(self, path: str, problem: str, fix: str) -> None:
+        self.path = path
+        super().__init__(f"The nb_oauth config file {path} {problem}; {fix}")
 
 
 class SecretTooLargeForBackend(StorageUnavailable):

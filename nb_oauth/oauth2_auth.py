@@ -33,9 +33,17 @@ only what differs between sync and async:
 * `sync_auth_flow` holds a `threading.Lock` between ACQUIRE and RELEASE; `async_auth_flow` holds an
   `anyio.Lock` (so tasks of one event loop queue without threads) and then the same
   `threading.Lock` (so a sync and an async client sharing this auth also renew one at a time).
-  Inside the lock the flow re-reads the store and renews only if the token is still stale
-  (double-checked), so N threads or tasks hitting one expired token cause one token request
-  (SEC-27). Locks are released on every exit path, errors and cancellation included (SEC-49).
+  Both then take the store's `renewal_lock` (a file lock for the keyring store, so kernels that
+  share a datasource renew one at a time; the async driver polls it without blocking the loop).
+  Inside the locks the flow re-reads the store, bypassing its cache, and renews only if the token
+  is still stale (double-checked), so N threads, tasks or kernels hitting one expired token cause
+  one token request (SEC-27). Locks are released on every exit path, errors, `KeyboardInterrupt`
+  and cancellation included (SEC-49).
+* After `invalid_grant` the store is re-read once: if it now holds another refresh token (another
+  kernel rotated it), the renewal is retried with that one instead of failing (SEC-27).
+* A refresh token this auth has spent is never adopted from the store again (RFC 6749 §6). If
+  saving a rotated refresh token fails, the new tokens stay in memory, a `StorageWarning` says the
+  next kernel will need a new consent, and the old token is never sent again (SEC-28).
 * Store calls run inline (sync) or in a worker thread (async), so a keyring never blocks the loop.
 * Only token responses are read by the auth, with the size cap of SEC-45 and a typed timeout;
   API responses stay streamable (`client.stream(...)`). This is why `requires_response_body` is
@@ -85,11 +93,13 @@ from nb_oauth.errors import (
     NbOAuthError,
     ReauthRequired,
     SecurityWarning,
+    StorageUnavailable,
+    StorageWarning,
 )
 from nb_oauth.keeper import TokenKeeper
 from nb_oauth.logs import install_log_filter
 from nb_oauth.secret import Secret
-from nb_oauth.store import TokenStore
+from nb_oauth.store import RenewalLock, TokenStore
 from nb_oauth.tokens import TokenSet
 
 __all__ = ["OAuth2Auth"]
@@ -109,6 +119,11 @@ class _Io:
 
 _Step = Union[httpx.Request, _Lock, _Io]
 
+#: How long a renewal waits for another process's renewal of the same datasource (SEC-27): longer
+#: than one token request may take (SEC-46), so only a stuck kernel makes it run out.
+RENEWAL_LOCK_TIMEOUT_S = 90.0
+_POLL_S = 0.005
+
 
 class _Mutex(Protocol):
     def acquire(self) -> object: ...
@@ -122,6 +137,30 @@ class _NoLock:
 
     def release(self) -> None:
         pass
+
+
+class _RenewalMutex:
+    """The sync driver's renewal lock: the auth's thread lock, then the store's (SEC-27)."""
+
+    def __init__(self, auth: OAuth2Auth) -> None:
+        self._auth = auth
+
+    def acquire(self) -> bool:
+        auth = self._auth
+        auth._thread_lock.acquire()
+        try:
+            if not auth._lock_store(RENEWAL_LOCK_TIMEOUT_S):
+                raise auth._lock_timeout()
+        except BaseException:  # KeyboardInterrupt included: never a held lock (SEC-49)
+            auth._thread_lock.release()
+            raise
+        return True
+
+    def release(self) -> None:
+        try:
+            self._auth._unlock_store()
+        finally:
+            self._auth._thread_lock.release()
 
 
 class OAuth2Auth(httpx.Auth):
@@ -161,6 +200,9 @@ class OAuth2Auth(httpx.Auth):
         self._schemes = ("bearer", datasource.effective_header_prefix.lower())
         self._thread_lock = threading.Lock()
         self._task_lock = anyio.Lock()
+        self._spent: Secret | None = None  # the refresh token rotated away last (SEC-28)
+        self._unsaved = False  # the last renewal could not be stored (SEC-28)
+        self._store_lock: RenewalLock | None = None  # held between ACQUIRE and RELEASE
         install_log_filter([datasource.query_param], [datasource.effective_header_prefix])
         if query:
             warnings.warn(
@@ -210,31 +252,72 @@ class OAuth2Auth(httpx.Auth):
         """Get a token set other than `stale`, single-flight; see the module docstring."""
         yield _Lock.ACQUIRE
         # SEC-27: the store is the truth; another client or kernel may have renewed already.
-        stored_tokens, client_secret = yield _Io(self._load)
-        self._keeper.adopt(stored_tokens, client_secret)
-        plan = self._keeper.renewal(stale)
-        if isinstance(plan, TokenSet):
-            yield _Lock.RELEASE
-            return plan
-        response = yield token_http_request(plan, self._token_timeout)
-        try:
-            new = self._keeper.accept(
-                plan,
-                status_code=response.status_code,
-                content_type=response.headers.get("Content-Type"),
-                body=response.content,
-            )
-        except ReauthRequired:
-            if plan.grant == "refresh_token":
+        self._adopt((yield _Io(self._load)))
+        for attempt in (1, 2):
+            plan = self._keeper.renewal(stale)
+            if isinstance(plan, TokenSet):
+                yield _Lock.RELEASE
+                return plan
+            current = self._keeper.tokens
+            sent = current.refresh_token if plan.grant == "refresh_token" and current else None
+            response = yield token_http_request(plan, self._token_timeout)
+            try:
+                new = self._keeper.accept(
+                    plan,
+                    status_code=response.status_code,
+                    content_type=response.headers.get("Content-Type"),
+                    body=response.content,
+                )
+            except ReauthRequired:
+                if sent is None:
+                    raise
+                # SEC-27: re-read once; another kernel may have rotated the refresh token.
+                if attempt == 1 and self._adopt((yield _Io(self._load)), dead=sent):
+                    continue
                 # SEC-24: invalid_grant means the refresh token is dead; drop the tokens.
                 yield _Io(partial(self._store.delete_tokens, self.datasource.name))
                 self._keeper.installed(None)
-            raise
-        # SEC-28: persisted before the new access token (or refresh token) is used.
-        yield _Io(partial(self._store.save_tokens, self.datasource.name, new))
-        self._keeper.installed(new)
-        yield _Lock.RELEASE
-        return new
+                raise
+            if sent is not None and new.refresh_token != sent:
+                self._spent = sent  # rotated: RFC 6749 §6, the old one is never sent again
+            # SEC-28: persisted before the new access token (or refresh token) is used.
+            yield _Io(partial(self._save, new))
+            self._keeper.installed(new)
+            yield _Lock.RELEASE
+            return new
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _adopt(
+        self, stored: tuple[TokenSet | None, Secret | None], *, dead: Secret | None = None
+    ) -> bool:
+        """Take the stored tokens as the truth, unless they are older than ours: our last save
+        failed, or they hold a refresh token we rotated away or saw rejected (`dead`). `True`
+        when another usable refresh token was adopted."""
+        tokens, client_secret = stored
+        refresh = None if tokens is None else tokens.refresh_token
+        stale = refresh is not None and refresh in (self._spent, dead)
+        if self._unsaved or stale:
+            self._keeper.adopt(self._keeper.tokens, client_secret)
+            return False
+        self._keeper.adopt(tokens, client_secret)
+        return refresh is not None and bool(refresh)
+
+    def _save(self, tokens: TokenSet) -> None:
+        try:
+            self._store.save_tokens(self.datasource.name, tokens)
+        except StorageUnavailable as error:
+            # SEC-28: keep the new tokens in memory and never fall back to the old ones.
+            self._unsaved = True
+            name = self.datasource.name
+            warnings.warn(
+                f"The renewed tokens of {name!r} could not be stored ({error.problem}); they are "
+                "kept in this kernel's memory, so another kernel or a restart will need "
+                f"nb_oauth.connect({name!r}). To fix: {error.fix}",
+                StorageWarning,
+                stacklevel=2,
+            )
+        else:
+            self._unsaved = False
 
     def use_tokens(self, tokens: TokenSet | None) -> None:
         """Use `tokens` from the next request on: after a new consent stored them, or `None`
@@ -242,10 +325,13 @@ class OAuth2Auth(httpx.Auth):
         """
         with self._thread_lock:
             self._keeper.installed(tokens)
+            self._spent = None
+            self._unsaved = False
 
     def _load(self) -> tuple[TokenSet | None, Secret | None]:
+        # Called under the renewal lock only: `fresh` bypasses the store's read cache (SEC-27).
         name = self.datasource.name
-        return self._store.load_tokens(name), self._store.load_secret(name)
+        return self._store.load_tokens(name, fresh=True), self._store.load_secret(name)
 
     def _authorized(self, request: httpx.Request, tokens: TokenSet) -> httpx.Request:
         """`request` carrying the access token.
@@ -303,7 +389,7 @@ class OAuth2Auth(httpx.Auth):
     def sync_auth_flow(
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
-        return self._drive(request, self._thread_lock)
+        return self._drive(request, _RenewalMutex(self))
 
     def _drive(
         self, request: httpx.Request, lock: _Mutex
@@ -315,7 +401,10 @@ class OAuth2Auth(httpx.Auth):
             while True:
                 reply: Any = None
                 if step is _Lock.ACQUIRE:
-                    lock.acquire()
+                    try:
+                        lock.acquire()
+                    except NbOAuthError as error:  # the store's lock file (SEC-27)
+                        raise request_error(error, request) from None
                     held = True
                 elif step is _Lock.RELEASE:
                     held = False
@@ -345,7 +434,10 @@ class OAuth2Auth(httpx.Auth):
             while True:
                 reply: Any = None
                 if step is _Lock.ACQUIRE:
-                    await self._acquire_async()
+                    try:
+                        await self._acquire_async()
+                    except NbOAuthError as error:  # the store's lock file (SEC-27)
+                        raise request_error(error, request) from None
                     held = True
                 elif step is _Lock.RELEASE:
                     held = False
@@ -371,14 +463,45 @@ class OAuth2Auth(httpx.Auth):
             # Another thread (a sync client sharing this auth) may be renewing: wait without
             # blocking the event loop. Tasks of this loop already queue on the anyio lock.
             while not self._thread_lock.acquire(blocking=False):
-                await anyio.sleep(0.005)
+                await anyio.sleep(_POLL_S)
+            try:
+                # Another kernel may be renewing (SEC-27): poll its file lock, never block.
+                deadline = anyio.current_time() + RENEWAL_LOCK_TIMEOUT_S
+                while not self._lock_store(0):
+                    if anyio.current_time() > deadline:
+                        raise self._lock_timeout()
+                    await anyio.sleep(_POLL_S)
+            except BaseException:
+                self._thread_lock.release()
+                raise
         except BaseException:
             self._task_lock.release()
             raise
 
     def _release_async(self) -> None:
+        self._unlock_store()
         self._thread_lock.release()
         self._task_lock.release()
+
+    def _lock_store(self, timeout: float) -> bool:
+        """Take the store's renewal lock (the caller holds `_thread_lock`, so one at a time)."""
+        lock = self._store.renewal_lock(self.datasource.name)
+        if not lock.acquire(timeout):
+            return False
+        self._store_lock = lock
+        return True
+
+    def _unlock_store(self) -> None:
+        lock, self._store_lock = self._store_lock, None
+        if lock is not None:
+            lock.release()
+
+    def _lock_timeout(self) -> StorageUnavailable:
+        return StorageUnavailable(
+            f"another process has been renewing the token of {self.datasource.name!r} for "
+            f"{RENEWAL_LOCK_TIMEOUT_S:g} s",
+            "try again; if it persists, restart the other kernels using this datasource",
+        )
 
     @staticmethod
     def _call(step: _Io, request: httpx.Request) -> Any:

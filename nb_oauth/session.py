@@ -42,24 +42,57 @@ class Session:
         self._lock = threading.Lock()
         self._auths: dict[str, OAuth2Auth] = {}
 
-    def save(self, datasource: Datasource, *, client_secret: str | Secret | None = None) -> None:
+    def save(
+        self,
+        datasource: Datasource,
+        *,
+        client_secret: str | Secret | None = None,
+        session_only: bool = False,
+    ) -> None:
         """Save `datasource`, and its client secret when given (`None` keeps the saved one).
 
-        Tokens obtained for another token endpoint, client or grant are deleted. Raises
-        `ConfigError` for an empty secret, `TypeError` for a non-string one; never echoes it.
+        `session_only=True` keeps the datasource, its secret and its tokens in this process's
+        memory only: nothing is written to disk, and a kernel restart needs a new save and consent
+        (SEC-38). Tokens obtained for another token endpoint, client or grant are deleted.
+
+        All or nothing (SEC-40): the secret is written first, and put back if the settings then
+        cannot be written. Raises `ConfigError` for an empty secret, `TypeError` for a non-string
+        one, `NoSecureStorage` when the keyring may not be used (with what to do instead),
+        `SecretTooLargeForBackend`, `StorageUnavailable` and `ConfigFileError`; never echoes the
+        secret.
         """
         if not isinstance(datasource, Datasource):
             raise TypeError(f"save() takes a Datasource, not {type(datasource).__name__}")
         secret = _secret(client_secret)
         name = datasource.name
         previous = self.store.load_datasource(name)
-        if secret is not None:
-            self.store.save_secret(name, secret)
-        self.store.save_datasource(datasource)
+        if session_only:
+            self.store.save_datasource(datasource, session_only=True)
+            if secret is not None:
+                self.store.save_secret(name, secret)
+        else:
+            self._save_persistent(datasource, secret)
         if previous is not None and _identity(previous) != _identity(datasource):
             self.store.delete_tokens(name)
         with self._lock:
             self._auths.pop(name, None)
+
+    def _save_persistent(self, datasource: Datasource, secret: Secret | None) -> None:
+        name = datasource.name
+        if secret is None:
+            self.store.save_datasource(datasource)
+            return
+        before = self.store.load_secret(name)
+        self.store.save_secret(name, secret)
+        try:
+            self.store.save_datasource(datasource)
+        except BaseException:
+            # SEC-40: never a new secret beside the old settings.
+            if before is None:
+                self.store.delete_secret(name)
+            else:
+                self.store.save_secret(name, before)
+            raise
 
     def datasource(self, name: str) -> Datasource:
         """The saved datasource `name`. Raises `ConfigError` when there is none."""
@@ -71,6 +104,21 @@ class Session:
                 "create it with nb_oauth.save(nb_oauth.Datasource(name=..., ...))",
             )
         return datasource
+
+    def names(self) -> list[str]:
+        """The names of the saved datasources, sorted."""
+        return sorted(self.store.names())
+
+    def remove(self, name: str) -> None:
+        """Forget datasource ``name``: its settings, client secret and tokens (idempotent).
+
+        Clients already handed out lose their token at once.
+        """
+        self.store.remove(name)
+        with self._lock:
+            auth = self._auths.pop(name, None)
+        if auth is not None:
+            auth.use_tokens(None)
 
     def auth(self, name: str) -> OAuth2Auth:
         """The shared `httpx.Auth` of datasource `name`, for any httpx client.

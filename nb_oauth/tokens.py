@@ -22,7 +22,7 @@ from nb_oauth.errors import NbOAuthWarning, TokenEndpointError, token_error_from
 from nb_oauth.redact import redact_text
 from nb_oauth.secret import Secret
 
-__all__ = ["MAX_TOKEN_RESPONSE_BYTES", "parse_token_response", "TokenSet"]
+__all__ = ["human_duration", "MAX_TOKEN_RESPONSE_BYTES", "parse_token_response", "TokenSet"]
 
 # SEC-45: the token, metadata and device endpoints never need more; the adapter also stops reading.
 MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024
@@ -328,3 +328,12 @@ def _granted_scopes(value: object, requested: Sequence[str]) -> tuple[str, ...]:
     else:
         scopes = list(requested)
     return tuple(dict.fromkeys(scopes))
+
+
+def human_duration(seconds: float) -> str:
+    """A token lifetime for people: ``45 s``, ``10 min``, ``2.5 h``."""
+    if seconds >= 5400:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 90:
+        return f"{round(seconds / 60)} min"
+    return f"{max(0, round(seconds))} s"

@@ -7,8 +7,10 @@ No fixture sleeps for a token to expire: the provider and the code under test re
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,9 +21,9 @@ import keyring.errors
 import pytest
 
 from nb_oauth.demo import DemoProvider
+from tests.fileclock import EPOCH, FileClock
 
-# A fixed, realistic epoch second (2027-01-15) so tests never depend on the wall clock.
-EPOCH = 1_800_000_000.0
+__all__ = ["EPOCH", "FakeClock", "FileClock"]
 
 
 class FakeClock:
@@ -120,9 +122,13 @@ def memory_keyring(
         keyring.set_keyring(previous)
 
 
-@pytest.fixture
-def ip() -> Iterator[Any]:
-    """A fresh IPython shell whose ``run_cell`` re-raises errors (jupysql's TestingShell idea)."""
+def testing_shell(history_file: Any = None) -> Any:
+    """A fresh IPython shell (the singleton instance, because IPython's ``display()`` publishes
+    through it) whose ``run_cell`` re-raises errors (jupysql's TestingShell idea).
+
+    History is off unless ``history_file`` is given: then inputs go to that SQLite file, as in a
+    real kernel, so a test can search it for secrets.
+    """
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
@@ -133,16 +139,23 @@ def ip() -> Iterator[Any]:
             return result
 
     config = Config()
-    # No SQLite history: nothing a test types is written to disk, and no handles pile up.
-    config.HistoryManager.enabled = False
-    # The singleton instance, because IPython's display() publishes through it.
+    if history_file is None:
+        # No SQLite history: nothing a test types is written to disk, and no handles pile up.
+        config.HistoryManager.enabled = False
+    else:
+        config.HistoryManager.hist_file = str(history_file)
     InteractiveShell.clear_instance()
-    shell = TestingShell.instance(config=config)
+    return TestingShell.instance(config=config)
+
+
+@pytest.fixture
+def ip() -> Iterator[Any]:
+    shell = testing_shell()
     try:
         yield shell
     finally:
         shell.cleanup()
-        TestingShell.clear_instance()
+        type(shell).clear_instance()
 
 
 class BrowserRobot:
@@ -209,3 +222,50 @@ class BrowserRobot:
 @pytest.fixture
 def browser() -> BrowserRobot:
     return BrowserRobot()
+
+
+@pytest.fixture
+def nb_oauth_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``NB_OAUTH_HOME`` in ``tmp_path``, and none of nb_oauth's storage switches set."""
+    home = tmp_path / "nb_oauth_home"
+    monkeypatch.setenv("NB_OAUTH_HOME", str(home))
+    monkeypatch.delenv("NB_OAUTH_SESSION_ONLY", raising=False)
+    monkeypatch.delenv("NB_OAUTH_ALLOW_PLAINTEXT", raising=False)
+    return home
+
+
+class FileKeyring:
+    """keyrings.alt's ``PlaintextKeyring``, selected through keyring's own configuration (a
+    ``keyringrc.cfg`` under a temporary ``XDG_CONFIG_HOME``), its data file in ``tmp_path``.
+
+    ``env`` is the environment for subprocesses; ``backend()`` an in-process instance that reads
+    and writes the same file.
+    """
+
+    def __init__(self, root: Path, home: Path) -> None:
+        self.config_home = root / "xdg_config"
+        self.data_home = root / "xdg_data"
+        self.data_file = self.data_home / "python_keyring" / "keyring_pass.cfg"
+        rc = self.config_home / "python_keyring" / "keyringrc.cfg"
+        rc.parent.mkdir(parents=True)
+        rc.write_text("[backend]\ndefault-keyring=keyrings.alt.file.PlaintextKeyring\n")
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("NB_OAUTH_", "PYTHON_K"))},
+            "XDG_CONFIG_HOME": str(self.config_home),
+            "XDG_DATA_HOME": str(self.data_home),
+            "NB_OAUTH_HOME": str(home),
+            # The plaintext file backend is for tests only, hence the explicit opt-in (SEC-37).
+            "NB_OAUTH_ALLOW_PLAINTEXT": "1",
+        }
+
+    def backend(self) -> keyring.backend.KeyringBackend:
+        from keyrings.alt.file import PlaintextKeyring
+
+        backend = PlaintextKeyring()
+        backend.file_path = str(self.data_file)
+        return backend
+
+
+@pytest.fixture
+def file_keyring(tmp_path: Path, nb_oauth_home: Path) -> FileKeyring:
+    return FileKeyring(tmp_path, nb_oauth_home)

@@ -466,7 +466,9 @@ def test_browser_environment_variable_receives_the_url(
             print("API", api.get("/api/me").json()["client_id"])
         """
     )
-    env = {**os.environ, "BROWSER": str(script)}
+    # The default session is keyring-backed; this test is about the browser, so it keeps the
+    # user's keyring and config out of it with session-only storage (SEC-38).
+    env = {**os.environ, "BROWSER": str(script), "NB_OAUTH_SESSION_ONLY": "1"}
     done = subprocess.run(
         [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=60
     )

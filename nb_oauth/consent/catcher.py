@@ -27,7 +27,7 @@ from nb_oauth.errors import CallbackTimeout, NbOAuthError, PortInUse, StateMisma
 from nb_oauth.redact import redact_url
 from nb_oauth.secret import Secret
 
-__all__ = ["CALLBACK_PATH", "LoopbackCatcher"]
+__all__ = ["CALLBACK_PATH", "LoopbackCatcher", "SignInCancelled"]
 
 log = logging.getLogger("nb_oauth.consent")
 
@@ -46,6 +46,15 @@ _PAGE_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
 )
+
+
+class SignInCancelled(NbOAuthError):
+    """The sign-in was cancelled while waiting for the browser (a newer sign-in replaced it, or
+    the user pressed Cancel). Nothing was stored and the port is closed."""
+
+    def __init__(self, datasource: str | None = None) -> None:
+        super().__init__(f"The sign-in for {datasource or 'the datasource'} was cancelled; "
+                         "nothing was stored")
 
 
 class LoopbackCatcher:
@@ -122,16 +131,20 @@ class LoopbackCatcher:
             raise ValueError("the request's redirect_uri is not this catcher's")
         self._request = request
 
-    def wait(self, timeout: float) -> Secret:
+    def wait(self, timeout: float, *, cancel: threading.Event | None = None) -> Secret:
         """Block until a valid response arrives; return its authorization code.
 
         Raises the response's :class:`AuthorizationError`, :class:`CallbackTimeout` at the
         deadline (:class:`StateMismatch` instead when only responses with a wrong ``state``
-        arrived, SEC-5), and lets ``KeyboardInterrupt`` through. Waits in short slices so that a
-        kernel interrupt is honoured at once (SEC-9). The caller closes the catcher.
+        arrived, SEC-5), :class:`SignInCancelled` once ``cancel`` is set (also when a response
+        arrived in the same slice: cancelled means nothing is redeemed), and lets
+        ``KeyboardInterrupt`` through. Waits in short slices so that a kernel interrupt or a
+        cancel is honoured at once (SEC-9). The caller closes the catcher.
         """
         deadline = self._now() + timeout
         while not self._done.wait(_WAIT_SLICE):
+            if cancel is not None and cancel.is_set():
+                break
             if self._now() >= deadline:
                 with self._lock:
                     self._done.set()  # late responses now get "this sign-in is over"
@@ -140,6 +153,9 @@ class LoopbackCatcher:
                             raise StateMismatch()
                         raise CallbackTimeout(timeout, datasource=self._datasource_name())
         with self._lock:
+            if cancel is not None and cancel.is_set():
+                self._done.set()  # a late browser tab is told "this sign-in is over"
+                raise SignInCancelled(self._datasource_name())
             if self._error is not None:
                 raise self._error
             if self._code is None:

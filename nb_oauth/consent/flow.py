@@ -11,6 +11,7 @@ terminal, a notebook and the widgets.
 from __future__ import annotations
 
 import getpass
+import threading
 import warnings
 import webbrowser
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 import httpx
 
 from nb_oauth._httpx import get_document, send_token_request
-from nb_oauth.consent.catcher import LoopbackCatcher
+from nb_oauth.consent.catcher import LoopbackCatcher, SignInCancelled
 from nb_oauth.consent.request import AuthorizationRequest, IgnoredResponse
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import (
@@ -37,7 +38,7 @@ from nb_oauth.grants.token_requests import (
     revocation_request,
 )
 from nb_oauth.secret import Secret
-from nb_oauth.tokens import TokenSet
+from nb_oauth.tokens import TokenSet, human_duration
 
 if TYPE_CHECKING:
     from nb_oauth.session import Session
@@ -97,7 +98,7 @@ class ConnectResult:
         if self.expires_in is None:
             expiry = "no expiry given"
         else:
-            expiry = f"access token valid for {_duration(self.expires_in)}"
+            expiry = f"access token valid for {human_duration(self.expires_in)}"
         refresh = "refresh token stored" if self.has_refresh_token else "NO refresh token"
         scopes = " ".join(self.granted_scopes) or "(none reported)"
         return f"Connected {self.datasource}: {expiry}, {refresh}; scopes: {scopes}"
@@ -130,14 +131,20 @@ def connect(
     timeout: float = DEFAULT_TIMEOUT_S,
     open_url: Callable[[str], bool] = open_in_new_tab,
     read_redirect: Callable[[str], str] = getpass.getpass,
+    cancel: threading.Event | None = None,
 ) -> ConnectResult:
     """Get the user's consent for datasource ``name`` and store its tokens.
 
+    ``cancel`` lets another thread end the wait for the browser (the widgets run this function in
+    a background thread): setting it raises ``SignInCancelled`` within 0.1 s, with the port
+    closed and nothing stored. It is not consulted while reading a pasted URL.
+
     Raises ``PortInUse`` (before any browser opens), ``AuthorizationDenied`` /
-    ``AuthorizationError``, ``StateMismatch``, ``CallbackTimeout``, the token endpoint's errors,
-    and lets ``KeyboardInterrupt`` through; the catcher's port is closed on every path (SEC-3)
-    and nothing is stored unless the whole flow succeeded. Warns with :class:`NoRefreshToken`
-    when the provider sent no refresh token. Never logs or shows the code or a token.
+    ``AuthorizationError``, ``StateMismatch``, ``CallbackTimeout``, ``SignInCancelled``, the token
+    endpoint's errors, and lets ``KeyboardInterrupt`` through; the catcher's port is closed on
+    every path (SEC-3) and nothing is stored unless the whole flow succeeded. Warns with
+    :class:`NoRefreshToken` when the provider sent no refresh token. Never logs or shows the code
+    or a token.
     """
     ds = session.datasource(name)
     if ds.grant != "authorization_code":
@@ -158,7 +165,7 @@ def connect(
             if paste:
                 code = _code_from_paste(request, catcher, read_redirect)
             else:
-                code = catcher.wait(timeout)
+                code = catcher.wait(timeout, cancel=cancel)
         except BaseException as exc:
             view.finished(_failure_line(name, exc))
             raise
@@ -307,16 +314,10 @@ def _no_refresh_token_advice(name: str) -> str:
 def _failure_line(name: str, exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return f"Sign-in for {name} was interrupted; nothing was stored."
+    if isinstance(exc, SignInCancelled):
+        return f"{exc}."
     return f"Sign-in for {name} did not complete: {_first_line(exc)}"
 
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0]
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 5400:
-        return f"{seconds / 3600:.1f} h"
-    if seconds >= 90:
-        return f"{round(seconds / 60)} min"
-    return f"{max(0, round(seconds))} s"

@@ -1,7 +1,8 @@
 """The demo provider's protected JSON API (an OAuth 2.0 resource server, RFC 6750).
 
 ``GET /api/me`` needs any valid token; ``GET /api/items`` (paginated) needs ``items:read``;
-``POST /api/items`` needs ``items:write``. The token may come in the ``Authorization`` header under
+``POST /api/items`` needs ``items:write``; ``GET /api/status/<code>`` answers with that error
+status, for trying out error handling. The token may come in the ``Authorization`` header under
 any configured scheme (``Bearer`` by default) or in the ``access_token`` query parameter (RFC 6750
 §2.3, supported because the seed's "Add Access Token To: query" needs a server that accepts it).
 """
@@ -91,6 +92,16 @@ def create_api_app(store: DemoStore, settings: DemoSettings) -> Flask:
             item = {"id": len(store.items) + 1, "name": body["name"], "owner": DEMO_USER["sub"]}
             store.items.append(item)
         return jsonify(item), 201
+
+    @app.get("/api/status/<int:code>")
+    def status(code: int) -> Any:
+        # For trying out error handling: answers with the HTTP status asked for (400..599).
+        token = authorize(None)
+        if isinstance(token, Response):
+            return token
+        if not 400 <= code <= 599:
+            return jsonify({"error": "ask for a status from 400 to 599"}), 400
+        return jsonify({"error": "demo_error", "status": code}), code
 
     return app
 

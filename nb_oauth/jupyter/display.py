@@ -1,13 +1,32 @@
-"""Rich display in a notebook: the consent link that is replaced when the sign-in ends."""
+"""Rich display in a notebook: the consent link that is replaced when the sign-in ends, datasource
+status, and ``%%api`` responses. Nothing here ever holds or shows a secret value."""
 
 from __future__ import annotations
 
 import html
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.getipython import get_ipython
 from IPython.display import HTML, DisplayHandle, display
 
-__all__ = ["NotebookConsentView", "notebook_view"]
+from nb_oauth.tokens import human_duration
+
+if TYPE_CHECKING:
+    from nb_oauth.session import Session
+
+__all__ = [
+    "DatasourceList",
+    "DatasourceStatus",
+    "HttpErrorBlock",
+    "JsonDict",
+    "JsonList",
+    "NotebookConsentView",
+    "notebook_view",
+    "TextBody",
+]
 
 
 def notebook_view() -> NotebookConsentView | None:
@@ -48,3 +67,209 @@ class NotebookConsentView:
 
     def finished(self, message: str) -> None:
         self._show(f"<span>{html.escape(message)}</span>")
+
+
+# -- datasource status (%datasource show / add / edit / connect) --------------------------------
+
+_SECRET_FREE_FIELDS = (
+    "grant",
+    "token_url",
+    "authorization_url",
+    "client_id",
+    "client_auth",
+    "body_encoding",
+    "token_placement",
+    "header_prefix",
+    "query_param",
+    "base_url",
+    "extra_origins",
+    "auth_params",
+    "token_params",
+    "redirect_port",
+    "refresh_leeway",
+    "send_scope_on_refresh",
+    "issuer",
+    "revocation_url",
+)
+
+
+@dataclass(frozen=True)
+class DatasourceStatus:
+    """A datasource's settings and token status, as text and HTML. Holds no secret: only whether
+    a client secret and a refresh token exist, never their values (SEC-41)."""
+
+    name: str
+    settings: tuple[tuple[str, str], ...]
+    requested_scopes: tuple[str, ...]
+    connected: bool
+    expires_in: float | None
+    granted_scopes: tuple[str, ...]
+    has_refresh_token: bool
+    has_client_secret: bool
+    redirect_uri: str | None
+
+    @classmethod
+    def of(cls, session: Session, name: str) -> DatasourceStatus:
+        ds = session.datasource(name)
+        tokens = session.store.load_tokens(name)
+        settings = tuple(
+            (f, _shown(getattr(ds, f))) for f in _SECRET_FREE_FIELDS if getattr(ds, f) not in
+            (None, (), {}, "")
+        )
+        if ds.grant == "authorization_code":
+            port = ds.redirect_port
+            redirect = f"http://127.0.0.1{f':{port}' if port else ''}/callback"
+        else:
+            redirect = None
+        return cls(
+            name=name,
+            settings=settings,
+            requested_scopes=tuple(ds.scopes),
+            connected=tokens is not None,
+            expires_in=None if tokens is None else tokens.expires_in(session.now()),
+            granted_scopes=() if tokens is None else tokens.granted_scopes,
+            has_refresh_token=bool(tokens and tokens.refresh_token),
+            has_client_secret=session.store.load_secret(name) is not None,
+            redirect_uri=redirect,
+        )
+
+    def rows(self) -> list[tuple[str, str]]:
+        if not self.connected:
+            token = "not connected" + (
+                f" (run %datasource connect {self.name})" if self.redirect_uri else ""
+            )
+        elif self.expires_in is None:
+            token = "connected; expiry unknown (renewed when the API says 401)"
+        elif self.expires_in <= 0:
+            token = "connected; access token expired (renewed on the next call)"
+        else:
+            token = f"connected; access token expires in {human_duration(self.expires_in)}"
+        rows = [("token", token)]
+        if self.connected:
+            rows.append(("refresh token", "stored" if self.has_refresh_token else "none"))
+            rows.append(("granted scopes", " ".join(self.granted_scopes) or "(not reported)"))
+        rows.append(("requested scopes", " ".join(self.requested_scopes) or "(none)"))
+        rows.append(("client secret", "stored" if self.has_client_secret else "none"))
+        if self.redirect_uri:
+            rows.append(("redirect URI to register", self.redirect_uri + _ANY_PORT))
+        rows += list(self.settings)
+        return rows
+
+    def __str__(self) -> str:
+        width = max(len(key) for key, _ in self.rows())
+        lines = [f"Datasource {self.name}"]
+        lines += [f"  {key:<{width}}  {value}" for key, value in self.rows()]
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+    def _repr_html_(self) -> str:
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+            for k, v in self.rows()
+        )
+        return f"<b>Datasource {html.escape(self.name)}</b><table>{cells}</table>"
+
+
+_ANY_PORT = " (any port on 127.0.0.1 is accepted by RFC 8252 loopback rules)"
+
+
+@dataclass(frozen=True)
+class DatasourceList:
+    """``%datasource list``: one row per saved datasource."""
+
+    rows: tuple[tuple[str, str, str, bool], ...]  # name, grant, status, default
+
+    @classmethod
+    def of(cls, session: Session, *, default: str | None) -> DatasourceList:
+        rows = []
+        for name in session.names():
+            ds = session.datasource(name)
+            connected = session.store.load_tokens(name) is not None
+            rows.append((name, ds.grant, "connected" if connected else "not connected",
+                         name == default))
+        return cls(tuple(rows))
+
+    def __str__(self) -> str:
+        if not self.rows:
+            return "No datasources yet: %datasource add NAME --token-url URL --client-id ID"
+        return "\n".join(
+            f"{'*' if default else ' '} {name:<20} {grant:<20} {status}"
+            for name, grant, status, default in self.rows
+        )
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+# -- %%api responses ----------------------------------------------------------------------------
+
+
+class JsonDict(dict):  # type: ignore[type-arg]
+    """A JSON object from ``%%api``: a plain ``dict`` to code (so ``_["items"]`` works), shown
+    as a collapsible JSON tree in JupyterLab (``application/json``)."""
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return _json_bundle(self)
+
+
+class JsonList(list):  # type: ignore[type-arg]
+    """A JSON array from ``%%api``; see :class:`JsonDict`."""
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return _json_bundle(self)
+
+
+def _json_bundle(data: object) -> dict[str, Any]:
+    import pprint
+
+    return {
+        "application/json": json.loads(json.dumps(data)),
+        "text/plain": pprint.pformat(data, sort_dicts=False, width=100),
+    }
+
+
+class TextBody(str):
+    """A text response from ``%%api``: a ``str`` to code, shown as the text itself."""
+
+    __slots__ = ()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+@dataclass(frozen=True)
+class HttpErrorBlock:
+    """A 4xx/5xx from ``%%api`` as one readable block: status, reason, redacted URL, a short
+    redacted excerpt of the body. Never a traceback, never a token (SEC-42)."""
+
+    method: str
+    status_code: int
+    reason: str
+    url: str
+    excerpt: str
+
+    def __str__(self) -> str:
+        head = f"HTTP {self.status_code} {self.reason} — {self.method} {self.url}"
+        return head + (f"\n{self.excerpt}" if self.excerpt else "")
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+    def _repr_html_(self) -> str:
+        body = f"<pre>{html.escape(self.excerpt)}</pre>" if self.excerpt else ""
+        return (
+            "<div style='border-left:4px solid #c33;padding:4px 8px'>"
+            f"<b>HTTP {self.status_code} {html.escape(self.reason)}</b> "
+            f"<code>{html.escape(self.method)} {html.escape(self.url)}</code>{body}</div>"
+        )
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, (tuple, list)):
+        return " ".join(str(v) for v in value)
+    if isinstance(value, Mapping):
+        return " ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)

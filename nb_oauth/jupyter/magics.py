@@ -1,15 +1,224 @@
-"""Placeholder until the magics land: keeps ``%load_ext nb_oauth`` importable."""
+"""``%datasource``, ``%%api`` and ``%api``: parse, make one library call, display (STYLE rule 9).
+
+Loading is cheap: this module imports only IPython's magic machinery. httpx, the session and the
+protocol code are imported when a magic first runs, so ``%load_ext nb_oauth`` adds almost nothing
+to kernel start-up.
+
+Both magics are ``@no_var_expand``: IPython would otherwise expand ``$x`` and ``{x}`` in the line,
+which mangles URLs and JSON. Notebook values go into a request through ``{{ name }}`` placeholders
+instead (see ``nb_oauth.cell``).
+
+The magics share the process's default session (``nb_oauth.api.default_session()``) with the
+Python API, so ``%datasource add`` and ``nb_oauth.client(...)`` see the same datasources. This
+departs from STYLE rule 10 (a session owned by the Magics instance) on purpose: two registries in
+one kernel would disagree about what is saved. The Magics instance owns only per-notebook state
+(its clients and the ``%datasource use`` default) and closes it on unload.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import shlex
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["load", "unload"]
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
+
+if TYPE_CHECKING:
+    import httpx
+
+    from nb_oauth.jupyter.commands import Context
+    from nb_oauth.session import Session
+
+__all__ = ["NbOAuthMagics", "load", "unload"]
+
+_REGISTRY_KEY = "NbOAuthMagics"
 
 
-def load(ipython: Any) -> None:
-    return None
+@magics_class
+class NbOAuthMagics(Magics):
+    """The nb_oauth magics; one instance per shell, created by ``%load_ext nb_oauth``."""
+
+    def __init__(self, shell: Any, session: Session | None = None) -> None:
+        super().__init__(shell)
+        self._session = session
+        self._context: Context | None = None
+        self._clients: dict[str, httpx.Client] = {}
+
+    @property
+    def context(self) -> Context:
+        if self._context is None:
+            from nb_oauth.api import default_session
+            from nb_oauth.jupyter.commands import Context
+
+            session = self._session or default_session()
+            self._context = Context(session=session, forget_client=self.forget_client)
+        return self._context
+
+    @no_var_expand
+    @line_magic
+    def datasource(self, line: str) -> object:
+        """Configure, connect and inspect OAuth 2.0 datasources.
+
+        %datasource add NAME --token-url URL --client-id ID [options]
+            Save a datasource. Options are the fields of a datasource: --grant
+            (authorization_code | client_credentials), --authorization-url, --scopes "a,b",
+            --token-placement (header | query), --header-prefix, --query-param, --client-auth
+            (basic | body | none), --body-encoding (form | json), --auth-param KEY=VALUE,
+            --token-param KEY=VALUE, --base-url, --extra-origin, --redirect-port,
+            --refresh-leeway, --send-scope-on-refresh, --issuer, --revocation-url.
+            The client secret is prompted (input hidden), or read from the environment variable
+            named by --client-secret-env VAR; it is never accepted on the line, which would be
+            saved in the notebook and in IPython's history. --no-client-secret for public clients.
+            Settings go to the config file under NB_OAUTH_HOME and secrets to the OS keyring;
+            --session-only keeps everything in this kernel's memory instead (for machines
+            without a usable keyring, such as many JupyterHub servers).
+        %datasource list
+            The saved datasources; * marks the %%api default.
+        %datasource show NAME
+            Settings (no secrets), token status, granted vs requested scopes, and the redirect
+            URI to register at the provider.
+        %datasource edit NAME [options]
+            Change settings (same options as add; --new-client-secret to replace the secret).
+        %datasource connect NAME [--paste] [--no-browser] [--timeout SECONDS]
+            Sign in: opens the provider's consent page in a new browser tab (a link is shown
+            too). --paste for kernels on another machine (JupyterHub, SSH): paste the address the
+            browser was redirected to.
+        %datasource disconnect NAME
+            Revoke the tokens at the provider (when it has a revocation URL) and forget them.
+        %datasource remove NAME
+            Forget the datasource, its client secret and its tokens.
+        %datasource use NAME
+            Make NAME the datasource of %%api cells that name none.
+
+        Each subcommand also takes --help. Without arguments, prints this summary.
+        """
+        from nb_oauth.jupyter.commands import run_datasource_command
+
+        return run_datasource_command(self.context, line)
+
+    @no_var_expand
+    @line_cell_magic
+    def api(self, line: str, cell: str | None = None) -> object:
+        """Call a datasource's API; the token is attached and renewed by itself.
+
+        As a cell::
+
+            %%api [NAME] [-o VAR] [--response]
+            POST /api/items
+            Content-Type: application/json
+
+            {"name": "{{ item_name }}"}
+
+        The first line is METHOD URL (absolute, or relative to the datasource's base_url), then
+        header lines, a blank line, and the body. {{ name }} is replaced by the notebook variable
+        `name` (percent-encoded in the URL; dicts and lists become JSON); single braces are left
+        alone, so JSON needs no escaping. Lines starting with # or // are comments.
+
+        As a line: %api [NAME] METHOD URL
+
+        NAME defaults to the datasource chosen with %datasource use (or the only one saved).
+        A JSON answer is shown as a collapsible tree and returned as Python data, so `_` works;
+        text is shown as text. -o VAR also stores the data in VAR; --response returns (and
+        stores) the httpx.Response instead. A 4xx/5xx answer is shown as one error block.
+        """
+        from nb_oauth.jupyter.calls import run_api_magic
+
+        return run_api_magic(self, line, cell)
+
+    @property
+    def user_ns(self) -> dict[str, Any]:
+        """The notebook's variables (for ``{{ name }}`` and ``-o VAR``)."""
+        assert self.shell is not None, "the magics are registered on a shell"
+        namespace: dict[str, Any] = self.shell.user_ns
+        return namespace
+
+    # -- per-notebook state --------------------------------------------------------------------
+
+    def client(self, name: str) -> httpx.Client:
+        """The magics' client for ``name``, created on first use and kept open."""
+        client = self._clients.get(name)
+        if client is None:
+            client = self.context.session.client(name)
+            self._clients[name] = client
+        return client
+
+    def forget_client(self, name: str) -> None:
+        client = self._clients.pop(name, None)
+        if client is not None:
+            client.close()
+
+    def close(self) -> None:
+        for name in list(self._clients):
+            self.forget_client(name)
+
+
+def _complete(magics: NbOAuthMagics, with_subcommands: bool) -> Any:
+    def complete(_shell: Any, event: Any) -> list[str]:
+        from nb_oauth.jupyter.commands import COMMANDS
+
+        words = event.line.split()
+        typing_first = len(words) == 1 or (len(words) == 2 and not event.line.endswith(" "))
+        if with_subcommands and typing_first:
+            return sorted(COMMANDS)
+        try:
+            return list(magics.context.session.names())
+        except Exception:  # noqa: BLE001 - a completer must never break the user's typing
+            return []
+
+    return complete
+
+
+def load(ipython: Any, *, session: Session | None = None) -> NbOAuthMagics:
+    """Register the magics on ``ipython`` (``session`` is for tests; default: the process's)."""
+    magics = NbOAuthMagics(ipython, session)
+    ipython.register_magics(magics)
+    ipython.set_hook("complete_command", _complete(magics, True), str_key="%datasource")
+    for key in ("%api", "%%api"):
+        ipython.set_hook("complete_command", _complete(magics, False), str_key=key)
+    return magics
 
 
 def unload(ipython: Any) -> None:
-    return None
+    """Close the magics' clients; safe to call when the extension was never loaded."""
+    magics = ipython.magics_manager.registry.get(_REGISTRY_KEY)
+    if isinstance(magics, NbOAuthMagics):
+        magics.close()
+
+
+def parse_api_line(line: str, *, cell: bool) -> tuple[str | None, str | None, bool, list[str]]:
+    """``[NAME] [-o VAR] [--response]`` (+ ``METHOD URL`` for the line form) → parts.
+
+    Returns (name, output variable, want response, request words). Raises ``UsageError``.
+    """
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"%api: {exc} (check the quotes)") from None
+    output: str | None = None
+    want_response = False
+    rest: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word in ("-o", "--output"):
+            if index + 1 == len(words) or not words[index + 1].isidentifier():
+                raise UsageError("%api: -o needs a variable name, such as -o items")
+            output = words[index + 1]
+            index += 2
+            continue
+        if word == "--response":
+            want_response = True
+        elif word.startswith("-") and not rest:
+            raise UsageError(f"%api: unknown option {word!r}; options are -o VAR and --response")
+        else:
+            rest.append(word)
+        index += 1
+    from nb_oauth.cell import METHODS
+
+    if cell:
+        if len(rest) > 1:
+            raise UsageError("%%api: the first line takes only [NAME] [-o VAR] [--response]")
+        return (rest[0] if rest else None), output, want_response, []
+    if len(rest) >= 2 and rest[0].upper() not in METHODS and rest[1].upper() in METHODS:
+        return rest[0], output, want_response, rest[1:]
+    return None, output, want_response, rest

@@ -1,14 +1,24 @@
 """Where datasources, client secrets and tokens live: the `TokenStore` seam (STYLE rule 14).
 
 A store keeps, per datasource name, the non-secret `Datasource`, the client secret and the current
-`TokenSet`. `MemoryStore` (in `nb_oauth.store.memory`) keeps them for the life of the process; the
-keyring-backed store (config file plus OS keyring, SPEC section 1) implements the same protocol.
+`TokenSet`. Two implementations:
+
+* `MemoryStore` (`nb_oauth.store.memory`): this process's memory only; "session-only" storage.
+* `KeyringStore` (`nb_oauth.store.keyring_store`): the config file plus the OS keyring (SPEC
+  section 1), shared by every kernel of the user. Imported lazily: it needs `keyring`, which the
+  protocol core does not (STYLE rule 1).
 
 Contract for every implementation:
 
 * `load_*` returns `None` for an unknown name; nothing raises for a missing entry.
 * `delete_tokens` and `remove` are idempotent.
 * Calls may come from several threads at once; each call is atomic.
+* Reads may be cached; `load_tokens(name, fresh=True)` bypasses the cache and reads what other
+  processes may have written. The auth calls it only while it holds `renewal_lock(name)`.
+* `renewal_lock(name)` serializes token renewal for `name` across every process that shares the
+  store (SEC-27). It is not reentrant; the caller releases it on every path (SEC-49).
+* `save_datasource(..., session_only=True)` keeps that datasource and all its secrets in this
+  process's memory: nothing about it is written anywhere (SEC-38).
 * No method logs, prints or puts a secret into an exception message.
 """
 
@@ -18,24 +28,43 @@ from typing import Protocol
 
 from nb_oauth.datasource import Datasource
 from nb_oauth.secret import Secret
-from nb_oauth.store.memory import MemoryStore
+from nb_oauth.store.memory import MemoryStore, NoRenewalLock
 from nb_oauth.tokens import TokenSet
 
-__all__ = ["MemoryStore", "TokenStore"]
+__all__ = ["MemoryStore", "NoRenewalLock", "RenewalLock", "TokenStore"]
+
+
+class RenewalLock(Protocol):
+    """A lock held around one token renewal of one datasource (SEC-27)."""
+
+    def acquire(self, timeout: float) -> bool:
+        """Take the lock, waiting at most `timeout` seconds (0: just try); `False` if not taken.
+
+        May raise `StorageUnavailable` when the lock file cannot be created.
+        """
+        ...
+
+    def release(self) -> None: ...
 
 
 class TokenStore(Protocol):
     """Storage for datasources, client secrets and token sets, keyed by datasource name."""
 
+    def names(self) -> list[str]:
+        """The saved datasource names, sorted."""
+        ...
+
     def load_datasource(self, name: str) -> Datasource | None: ...
 
-    def save_datasource(self, datasource: Datasource) -> None: ...
+    def save_datasource(self, datasource: Datasource, *, session_only: bool = False) -> None: ...
 
     def load_secret(self, name: str) -> Secret | None: ...
 
     def save_secret(self, name: str, secret: Secret) -> None: ...
 
-    def load_tokens(self, name: str) -> TokenSet | None: ...
+    def delete_secret(self, name: str) -> None: ...
+
+    def load_tokens(self, name: str, *, fresh: bool = False) -> TokenSet | None: ...
 
     def save_tokens(self, name: str, tokens: TokenSet) -> None: ...
 
@@ -44,3 +73,5 @@ class TokenStore(Protocol):
     def remove(self, name: str) -> None:
         """Forget the datasource, its client secret and its tokens."""
         ...
+
+    def renewal_lock(self, name: str) -> RenewalLock: ...

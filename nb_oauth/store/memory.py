@@ -1,7 +1,9 @@
 """`MemoryStore`: a `TokenStore` that keeps everything in this process's memory.
 
 Nothing is written anywhere, so nothing survives a kernel restart: the right store for tests,
-scheduled runs that get a fresh client-credentials token anyway, and "session-only" use.
+scheduled runs that get a fresh client-credentials token anyway, and session-only use (SEC-38).
+Only one process sees it, so its renewal lock is a no-op: the auth's own in-process lock already
+makes renewal single-flight (SEC-27).
 """
 
 from __future__ import annotations
@@ -13,7 +15,17 @@ from nb_oauth.datasource import Datasource
 from nb_oauth.secret import Secret
 from nb_oauth.tokens import TokenSet
 
-__all__ = ["MemoryStore"]
+__all__ = ["MemoryStore", "NoRenewalLock"]
+
+
+class NoRenewalLock:
+    """The renewal lock of a store that one process alone uses: always free."""
+
+    def acquire(self, timeout: float) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
 
 
 class MemoryStore:
@@ -25,11 +37,16 @@ class MemoryStore:
         self._secrets: dict[str, Secret] = {}
         self._tokens: dict[str, TokenSet] = {}
 
+    def names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._datasources)
+
     def load_datasource(self, name: str) -> Datasource | None:
         with self._lock:
             return self._datasources.get(name)
 
-    def save_datasource(self, datasource: Datasource) -> None:
+    def save_datasource(self, datasource: Datasource, *, session_only: bool = False) -> None:
+        # Everything here is session-only already.
         with self._lock:
             self._datasources[datasource.name] = datasource
 
@@ -41,7 +58,11 @@ class MemoryStore:
         with self._lock:
             self._secrets[name] = secret
 
-    def load_tokens(self, name: str) -> TokenSet | None:
+    def delete_secret(self, name: str) -> None:
+        with self._lock:
+            self._secrets.pop(name, None)
+
+    def load_tokens(self, name: str, *, fresh: bool = False) -> TokenSet | None:
         with self._lock:
             return self._tokens.get(name)
 
@@ -58,6 +79,13 @@ class MemoryStore:
             self._datasources.pop(name, None)
             self._secrets.pop(name, None)
             self._tokens.pop(name, None)
+
+    def renewal_lock(self, name: str) -> NoRenewalLock:
+        return NoRenewalLock()
+
+    def __contains__(self, name: object) -> bool:
+        with self._lock:
+            return name in self._datasources or name in self._secrets or name in self._tokens
 
     def __repr__(self) -> str:
         with self._lock:

@@ -1,0 +1,47 @@
+"""How much ``%load_ext nb_oauth`` adds to starting IPython (the magics issue asks < 100 ms).
+
+    .venv/bin/python bench/bench_load_ext.py [--runs 15]
+
+Each run is a fresh interpreter: one measures ``import IPython`` and creating a shell, the other
+does the same plus ``%load_ext nb_oauth``. Reported: both medians and their difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+
+BASE = (
+    "from IPython.core.interactiveshell import InteractiveShell\n"
+    "shell = InteractiveShell.instance()\n"
+)
+WITH_EXTENSION = BASE + "shell.run_line_magic('load_ext', 'nb_oauth')\n"
+
+
+def _median_ms(code: str, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args(argv)
+    _median_ms(WITH_EXTENSION, 2)  # warm the file cache
+    base = _median_ms(BASE, args.runs)
+    loaded = _median_ms(WITH_EXTENSION, args.runs)
+    print(f"IPython shell start-up, median of {args.runs}: {base:.1f} ms")
+    print(f"... plus %load_ext nb_oauth:             {loaded:.1f} ms")
+    print(f"%load_ext nb_oauth adds:                  {loaded - base:.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

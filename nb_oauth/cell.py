@@ -1,0 +1,133 @@
+"""The ``%%api`` cell: one HTTP request in the ``.http`` file shape, parsed without IPython.
+
+    POST /api/items                      <- METHOD URL (absolute, or relative to base_url)
+    Content-Type: application/json       <- header lines
+    X-Request-Id: {{ request_id }}
+                                         <- a blank line
+    {"name": "{{ name }}", "tags": {{ tags }}}   <- the body, sent as written
+
+``{{ name }}`` (also ``{{ obj.attr }}``) is replaced by the value of a notebook variable: in the
+URL it is percent-encoded as one path segment or query value; in headers and the body it is
+inserted as text, except that dicts, lists, booleans and ``None`` are written as JSON, so a
+Python value drops into a JSON body as is. Single braces are never touched, so JSON bodies need no
+escaping. Lines starting with ``#`` or ``//`` before the body are comments. The first line may
+also be just a URL (a GET), and may end with an ignored ``HTTP/1.1``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from nb_oauth.errors import NbOAuthError
+
+__all__ = ["ApiCellError", "ApiRequest", "METHODS", "parse_api_cell", "parse_request_line"]
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}\}")
+_HEADER = re.compile(r"^(?P<name>[!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*:\s*(?P<value>.*)$")
+
+
+class ApiCellError(NbOAuthError, ValueError):
+    """The ``%%api`` cell is not one HTTP request; the message names the line and the fix."""
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One request from a cell: ``url`` may be relative to the datasource's ``base_url``."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str | None = None
+
+
+def parse_api_cell(text: str, namespace: Mapping[str, object]) -> ApiRequest:
+    """Parse a cell into an :class:`ApiRequest`, filling ``{{ }}`` from ``namespace``.
+
+    Raises :class:`ApiCellError` with the line number for a malformed cell or an unknown variable.
+    Never evaluates code: a placeholder is a variable name with optional attributes.
+    """
+    lines = text.splitlines()
+    index = _skip_comments(lines, 0)
+    if index == len(lines):
+        raise ApiCellError("the cell is empty; write a request such as: GET /api/me")
+    # Placeholders first: "{{ name }}" has spaces, and its value is percent-encoded anyway.
+    method, url = parse_request_line(
+        _fill(lines[index], namespace, encode=True), line_number=index + 1
+    )
+    headers: list[tuple[str, str]] = []
+    index += 1
+    while index < len(lines) and lines[index].strip():
+        line = lines[index]
+        if not _is_comment(line):
+            match = _HEADER.match(line.strip())
+            if match is None:
+                raise ApiCellError(
+                    f"line {index + 1}: expected a header 'Name: value', or a blank line before "
+                    "the body"
+                )
+            headers.append((match["name"], _fill(match["value"].strip(), namespace)))
+        index += 1
+    body = "\n".join(lines[index + 1 :]).strip("\n")
+    return ApiRequest(
+        method=method,
+        url=url,
+        headers=tuple(headers),
+        body=_fill(body, namespace) if body.strip() else None,
+    )
+
+
+def parse_request_line(line: str, *, line_number: int = 1) -> tuple[str, str]:
+    """``METHOD URL [HTTP/x.y]`` or just ``URL`` (a GET) → (method, url). Raises ApiCellError."""
+    words = line.split()
+    if len(words) == 1 and words[0].upper() not in METHODS:
+        return "GET", words[0]
+    if words and words[0].upper() in METHODS and (
+        len(words) == 2 or (len(words) == 3 and words[2].upper().startswith("HTTP/"))
+    ):
+        return words[0].upper(), words[1]
+    raise ApiCellError(
+        f"line {line_number}: expected 'METHOD URL', such as 'GET /api/items' "
+        f"(methods: {', '.join(METHODS)})"
+    )
+
+
+def _skip_comments(lines: list[str], index: int) -> int:
+    while index < len(lines) and (not lines[index].strip() or _is_comment(lines[index])):
+        index += 1
+    return index
+
+
+def _is_comment(line: str) -> bool:
+    stripped = line.lstrip()
+    return stripped.startswith(("#", "//"))
+
+
+def _fill(text: str, namespace: Mapping[str, object], *, encode: bool = False) -> str:
+    def value_of(match: re.Match[str]) -> str:
+        path = match[1].split(".")
+        if path[0] not in namespace:
+            raise ApiCellError(
+                f"{match[0]}: there is no variable named {path[0]!r} in the notebook"
+            )
+        value = namespace[path[0]]
+        for attribute in path[1:]:
+            try:
+                value = getattr(value, attribute)
+            except AttributeError:
+                raise ApiCellError(f"{match[0]}: {attribute!r} is not an attribute") from None
+        text = _as_text(value)
+        return quote(text, safe="") if encode else text
+
+    return _PLACEHOLDER.sub(value_of, text)
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, (dict, list, tuple, bool)) or value is None:
+        return json.dumps(value)
+    return str(value)

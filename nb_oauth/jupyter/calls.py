@@ -1,0 +1,146 @@
+"""What ``%%api`` / ``%api`` do once parsed: send one request, turn the answer into something to
+show and keep. Errors become one ``UsageError`` line or one error block, never a traceback."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from IPython.core.error import UsageError
+from IPython.display import display
+
+from nb_oauth.cell import ApiCellError, ApiRequest, parse_api_cell, parse_request_line
+from nb_oauth.errors import NbOAuthError
+from nb_oauth.jupyter.commands import unknown_datasource
+from nb_oauth.jupyter.display import HttpErrorBlock, JsonDict, JsonList, TextBody
+from nb_oauth.redact import redact_text, redact_url
+
+if TYPE_CHECKING:
+    from nb_oauth.jupyter.magics import NbOAuthMagics
+
+__all__ = ["run_api_magic"]
+
+_EXCERPT = 300
+
+
+def run_api_magic(magics: NbOAuthMagics, line: str, cell: str | None) -> object:
+    """Run one ``%%api`` cell or ``%api`` line; returns the value to display (and keep in ``_``)."""
+    from nb_oauth.jupyter.magics import parse_api_line
+
+    session = magics.context.session
+    user_ns = magics.user_ns
+    name, output, want_response, words = parse_api_line(line, cell=cell is not None)
+    if cell is None and len(words) == 2 and words[0] in session.names():
+        name, words = words[0], words[1:]  # %api NAME URL: a GET
+    name = name or _default_name(magics)
+    if session.store.load_datasource(name) is None:
+        raise UsageError(unknown_datasource(session, name))
+    try:
+        if cell is None:
+            if not words:
+                raise UsageError("%api: expected [NAME] METHOD URL, such as %api GET /api/me")
+            method, url = parse_request_line(" ".join(words))
+            request = parse_api_cell(f"{method} {url}", user_ns)
+        else:
+            request = parse_api_cell(cell, user_ns)
+    except ApiCellError as exc:
+        raise UsageError(f"%%api: {exc}") from None
+    response = _send(magics, name, request)
+    if response.is_error:
+        display(_error_block(response, session.datasource(name).query_param))
+        value: object = response if want_response else None
+    else:
+        value = response if want_response else _body(response)
+    if output is not None:
+        user_ns[output] = _plain(value)
+    return value
+
+
+def _default_name(magics: NbOAuthMagics) -> str:
+    context = magics.context
+    if context.default:
+        return context.default[0]
+    names = context.session.names()
+    if len(names) == 1:
+        return names[0]
+    known = ", ".join(names) or "none yet"
+    raise UsageError(
+        f"%%api: which datasource? Name it on the first line (%%api NAME) or choose a default "
+        f"with %datasource use NAME (known: {known})"
+    )
+
+
+def _send(magics: NbOAuthMagics, name: str, request: ApiRequest) -> httpx.Response:
+    client = magics.client(name)
+    if request.url.startswith("/") and client.base_url == httpx.URL(""):
+        raise UsageError(
+            f"%%api: {request.url} is relative but {name} has no base_url; give the full URL or "
+            f"set one with %datasource edit {name} --base-url URL"
+        )
+    try:
+        return client.request(
+            request.method,
+            request.url,
+            headers=list(request.headers),
+            content=request.body.encode() if request.body is not None else None,
+        )
+    except NbOAuthError as exc:
+        # Already one line that says what to do (reconnect, fix a setting).
+        raise UsageError(str(exc).splitlines()[0]) from None
+    except httpx.HTTPError as exc:
+        where = redact_url(str(exc.request.url)) if _has_request(exc) else request.url
+        raise UsageError(
+            f"%%api: {request.method} {where} failed: {type(exc).__name__}: "
+            f"{redact_text(str(exc), limit=200)}"
+        ) from None
+
+
+def _has_request(exc: httpx.HTTPError) -> bool:
+    try:
+        exc.request  # noqa: B018 - httpx raises RuntimeError when there is none
+    except RuntimeError:
+        return False
+    return True
+
+
+def _body(response: httpx.Response) -> object:
+    if not response.content:
+        print(f"HTTP {response.status_code} {response.reason_phrase} (no body)")
+        return None
+    content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if content_type == "application/json" or content_type.endswith("+json"):
+        try:
+            data = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return TextBody(response.text)
+        if isinstance(data, dict):
+            return JsonDict(data)
+        if isinstance(data, list):
+            return JsonList(data)
+        return data
+    if content_type.startswith("text/") or not content_type or "xml" in content_type:
+        return TextBody(response.text)
+    print(f"{len(response.content)} bytes of {content_type}; returned as bytes")
+    return response.content
+
+
+def _plain(value: object) -> Any:
+    """What ``-o VAR`` stores: plain ``dict``/``list``/``str``, not the display wrappers."""
+    if isinstance(value, JsonDict):
+        return dict(value)
+    if isinstance(value, JsonList):
+        return list(value)
+    if isinstance(value, TextBody):
+        return str(value)
+    return value
+
+
+def _error_block(response: httpx.Response, query_param: str) -> HttpErrorBlock:
+    return HttpErrorBlock(
+        method=response.request.method,
+        status_code=response.status_code,
+        reason=response.reason_phrase,
+        url=redact_url(str(response.request.url), [query_param]),
+        excerpt=redact_text(response.text, limit=_EXCERPT),
+    )

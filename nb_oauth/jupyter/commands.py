@@ -1,0 +1,325 @@
+"""The ``%datasource`` subcommands: each parses its own arguments, makes one library call and
+returns something to display (the jupysql ``%sqlcmd`` pattern, STYLE rule 9).
+
+Every user mistake is a one-line ``UsageError`` that says what to do next. The client secret is
+never read from the magic line (it would be saved in the notebook and in IPython's history,
+SEC-44): it is prompted with ``getpass`` or read from the environment variable that
+``--client-secret-env`` names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from IPython.core.error import UsageError
+
+from nb_oauth.datasource import Datasource
+from nb_oauth.errors import NbOAuthError
+from nb_oauth.jupyter.display import DatasourceList, DatasourceStatus
+from nb_oauth.session import Session
+
+__all__ = ["COMMANDS", "Context", "run_datasource_command", "USAGE"]
+
+USAGE = """\
+%datasource add NAME --token-url URL --client-id ID [options]   save a datasource
+                               (--session-only: keep it in this kernel's memory, no keyring)
+%datasource list                                            the saved datasources
+%datasource show NAME                                       settings and token status
+%datasource edit NAME [options]                             change settings
+%datasource connect NAME [--paste] [--no-browser] [--timeout S]   sign in (consent)
+%datasource disconnect NAME                                 revoke and forget the tokens
+%datasource remove NAME                                     forget the datasource
+%datasource use NAME                                        the default for %%api
+Options of add/edit: %datasource add --help"""
+
+
+@dataclass
+class Context:
+    """What a subcommand may use: the session, and the magics' per-notebook state."""
+
+    session: Session
+    forget_client: Callable[[str], None]
+    default: list[str] = field(default_factory=list)  # [name] once `use` was called
+    # Looked up at call time, so a test (or a front end) can replace getpass.getpass.
+    prompt_secret: Callable[[str], str] = field(default=lambda prompt: getpass.getpass(prompt))
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one-line ``UsageError``s, with abbreviations off.
+
+    ``allow_abbrev=False`` matters: with it on, ``--client-secret X`` would be taken as
+    ``--client-secret-env X`` and the secret echoed in the error (SEC-44).
+    """
+
+    def __init__(self, prog: str, **kwargs: Any) -> None:
+        super().__init__(prog=prog, allow_abbrev=False, add_help=True, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        # --help printed the help; stop the magic without a traceback.
+        raise UsageError(message.strip() if message else "help shown above")
+
+
+_FIELD_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--grant", {"choices": ["authorization_code", "client_credentials"]}),
+    ("--token-url", {"metavar": "URL", "help": "Access Token URL (POST endpoint)"}),
+    ("--authorization-url", {"metavar": "URL", "help": "Authorization URL (auth code only)"}),
+    ("--client-id", {"metavar": "ID"}),
+    ("--scopes", {"metavar": "SCOPES", "help": "comma- or space-separated"}),
+    ("--token-placement", {"choices": ["header", "query"], "help": "Add Access Token To"}),
+    ("--header-prefix", {"metavar": "PREFIX", "help": "default Bearer"}),
+    ("--query-param", {"metavar": "NAME", "help": "query parameter for query placement"}),
+    ("--client-auth", {"choices": ["basic", "body", "none"], "help": "Client Authentication"}),
+    ("--body-encoding", {"choices": ["form", "json"], "help": "token request body"}),
+    ("--auth-param", {"metavar": "KEY=VALUE", "action": "append", "dest": "auth_params",
+                      "help": "Custom Authentication Parameter (repeatable)"}),
+    ("--token-param", {"metavar": "KEY=VALUE", "action": "append", "dest": "token_params",
+                       "help": "extra token request parameter (repeatable)"}),
+    ("--base-url", {"metavar": "URL", "help": "API root for relative %%api URLs"}),
+    ("--extra-origin", {"metavar": "ORIGIN", "action": "append", "dest": "extra_origins",
+                        "help": "another origin the token may be sent to (repeatable)"}),
+    ("--redirect-port", {"type": int, "metavar": "PORT", "help": "fixed loopback port"}),
+    ("--refresh-leeway", {"type": float, "metavar": "SECONDS"}),
+    ("--send-scope-on-refresh", {"action": "store_const", "const": True}),
+    ("--issuer", {"metavar": "URL", "help": "enables RFC 9207 iss checks"}),
+    ("--revocation-url", {"metavar": "URL", "help": "RFC 7009 endpoint for disconnect"}),
+)
+
+
+def _field_parser(prog: str, *, editing: bool) -> _Parser:
+    parser = _Parser(prog, description="Datasource fields (SPEC section 1).")
+    parser.add_argument("name", metavar="NAME")
+    for flag, options in _FIELD_OPTIONS:
+        parser.add_argument(flag, default=None, **options)
+    secret = parser.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--client-secret-env",
+        metavar="VAR",
+        help="read the client secret from this environment variable (else it is prompted)",
+    )
+    secret.add_argument(
+        "--no-client-secret", action="store_true", help="a public client: no secret to store"
+    )
+    if editing:
+        secret.add_argument(
+            "--new-client-secret", action="store_true", help="prompt for a new client secret"
+        )
+    else:
+        parser.add_argument(
+            "--session-only",
+            action="store_true",
+            help="keep the secret and tokens in this kernel's memory only (no keyring; a kernel "
+            "restart needs a new add and connect)",
+        )
+    return parser
+
+
+def _refuse_literal_secret(words: Sequence[str]) -> None:
+    for word in words:
+        flag = word.split("=", 1)[0]
+        if flag.startswith("--client-secret") and flag != "--client-secret-env":
+            raise UsageError(
+                "%datasource: the client secret is never typed on the magic line (it would be "
+                "saved in the notebook and in IPython's history); leave it out to be prompted, "
+                "or use --client-secret-env VAR"
+            )
+
+
+def _fields(args: argparse.Namespace) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for flag, options in _FIELD_OPTIONS:
+        dest = options.get("dest", flag[2:].replace("-", "_"))
+        value = getattr(args, dest)
+        if value is None:
+            continue
+        if dest in ("auth_params", "token_params"):
+            value = _pairs(flag, value)
+        fields[dest] = value
+    return fields
+
+
+def _pairs(flag: str, items: list[str]) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{flag}: expected KEY=VALUE, got {item!r}")
+        pairs[key] = value
+    return pairs
+
+
+def _read_secret(ctx: Context, args: argparse.Namespace, needed: bool) -> str | None:
+    if getattr(args, "no_client_secret", False):
+        return None
+    if args.client_secret_env:
+        value = os.environ.get(args.client_secret_env)
+        if not value:
+            raise UsageError(
+                f"--client-secret-env: the environment variable {args.client_secret_env} is not "
+                "set or empty; set it before starting Jupyter, or leave the option out to be "
+                "prompted"
+            )
+        return value
+    if needed:
+        value = ctx.prompt_secret(f"Client secret for {args.name} (input hidden): ").strip()
+        return value or None
+    return None
+
+
+def _build(make: Callable[[], Datasource]) -> Datasource:
+    try:
+        return make()
+    except NbOAuthError as exc:
+        raise UsageError(str(exc)) from None
+
+
+# -- the subcommands ----------------------------------------------------------------------------
+
+
+def _add(ctx: Context, words: list[str]) -> object:
+    _refuse_literal_secret(words)
+    args = _field_parser("%datasource add", editing=False).parse_args(words)
+    fields = _fields(args)
+    missing = [f for f in ("token_url", "client_id") if f not in fields]
+    if missing:
+        flags = " ".join("--" + f.replace("_", "-") + " ..." for f in missing)
+        raise UsageError(f"%datasource add {args.name}: missing {flags}")
+    if args.name in ctx.session.names():
+        raise UsageError(
+            f"%datasource add: {args.name} exists; change it with %datasource edit {args.name}, "
+            f"or remove it first with %datasource remove {args.name}"
+        )
+    ds = _build(lambda: Datasource(name=args.name, **fields))
+    secret = _read_secret(ctx, args, needed=ds.client_auth != "none")
+    ctx.session.save(ds, client_secret=secret, session_only=args.session_only)
+    if args.session_only:
+        print(f"{ds.name} lives in this kernel's memory only: after a restart, add it again.")
+    return DatasourceStatus.of(ctx.session, ds.name)
+
+
+def _edit(ctx: Context, words: list[str]) -> object:
+    _refuse_literal_secret(words)
+    args = _field_parser("%datasource edit", editing=True).parse_args(words)
+    current = _existing(ctx, args.name)
+    ds = _build(lambda: current.replace(**_fields(args)))
+    secret = _read_secret(ctx, args, needed=args.new_client_secret)
+    ctx.forget_client(ds.name)
+    ctx.session.save(ds, client_secret=secret)
+    return DatasourceStatus.of(ctx.session, ds.name)
+
+
+def _list(ctx: Context, words: list[str]) -> object:
+    _Parser("%datasource list").parse_args(words)
+    return DatasourceList.of(ctx.session, default=ctx.default[0] if ctx.default else None)
+
+
+def _show(ctx: Context, words: list[str]) -> object:
+    args = _name_parser("%datasource show").parse_args(words)
+    _existing(ctx, args.name)
+    return DatasourceStatus.of(ctx.session, args.name)
+
+
+def _connect(ctx: Context, words: list[str]) -> object:
+    parser = _name_parser("%datasource connect")
+    parser.add_argument("--paste", action="store_true", help="paste the redirected URL")
+    parser.add_argument("--no-browser", action="store_true", help="only show the link")
+    parser.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS")
+    args = parser.parse_args(words)
+    _existing(ctx, args.name)
+    from nb_oauth.api import connect
+
+    result = connect(
+        args.name,
+        paste=args.paste,
+        open_browser=not args.no_browser,
+        timeout=args.timeout,
+        session=ctx.session,
+    )
+    return DatasourceStatus.of(ctx.session, result.datasource)
+
+
+def _disconnect(ctx: Context, words: list[str]) -> object:
+    args = _name_parser("%datasource disconnect").parse_args(words)
+    _existing(ctx, args.name)
+    from nb_oauth.api import disconnect
+
+    print(disconnect(args.name, session=ctx.session))
+    return None
+
+
+def _remove(ctx: Context, words: list[str]) -> object:
+    args = _name_parser("%datasource remove").parse_args(words)
+    _existing(ctx, args.name)
+    ctx.forget_client(args.name)
+    ctx.session.remove(args.name)
+    if ctx.default == [args.name]:
+        ctx.default.clear()
+    print(f"Removed {args.name}: its settings, client secret and tokens are gone from here.")
+    return None
+
+
+def _use(ctx: Context, words: list[str]) -> object:
+    args = _name_parser("%datasource use").parse_args(words)
+    _existing(ctx, args.name)
+    ctx.default[:] = [args.name]
+    print(f"%%api now uses {args.name} when no datasource is named.")
+    return None
+
+
+def _name_parser(prog: str) -> _Parser:
+    parser = _Parser(prog)
+    parser.add_argument("name", metavar="NAME")
+    return parser
+
+
+def _existing(ctx: Context, name: str) -> Datasource:
+    ds = ctx.session.store.load_datasource(name)
+    if ds is None:
+        raise UsageError(unknown_datasource(ctx.session, name))
+    return ds
+
+
+def unknown_datasource(session: Session, name: str) -> str:
+    known = ", ".join(session.names()) or "none yet"
+    return f"no datasource named {name!r} (known: {known}); add one with %datasource add {name} ..."
+
+
+COMMANDS: dict[str, Callable[[Context, list[str]], object]] = {
+    "add": _add,
+    "connect": _connect,
+    "disconnect": _disconnect,
+    "edit": _edit,
+    "list": _list,
+    "remove": _remove,
+    "show": _show,
+    "use": _use,
+}
+
+
+def run_datasource_command(ctx: Context, line: str) -> object:
+    """Run one ``%datasource`` line; returns what to display. Raises ``UsageError``."""
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"%datasource: {exc} (check the quotes)") from None
+    if not words:
+        print(USAGE)
+        return None
+    command = COMMANDS.get(words[0])
+    if command is None:
+        raise UsageError(
+            f"%datasource: unknown subcommand {words[0]!r}; use one of {', '.join(COMMANDS)}"
+        )
+    try:
+        return command(ctx, words[1:])
+    except NbOAuthError as exc:
+        # Library errors are already one readable line that says what to do next.
+        raise UsageError(str(exc).splitlines()[0]) from None

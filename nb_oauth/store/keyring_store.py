@@ -1,0 +1,322 @@
+"""`KeyringStore`: the config file for settings, the OS keyring for secrets (SPEC section 1).
+
+Layout, per datasource `<name>`:
+
+* its non-secret fields in `<NB_OAUTH_HOME>/datasources.json` (`nb_oauth.store.config_file`);
+* keyring service `nb_oauth:<name>` (SEC-39), two entries with non-empty usernames:
+  `client_secret` (the bare secret) and `token_set` (`TokenSet.to_secret_json()`: versioned JSON
+  with the refresh token, the access token, its expiry and the granted scopes). The access token
+  is shared so that kernels sharing a datasource refresh once per expiry, not once each;
+* its renewal lock in `<NB_OAUTH_HOME>/locks/<name>.lock` (`nb_oauth.store.lock`, SEC-27).
+
+Reads are cached in memory, so steady-state requests never touch the keyring (the auth does not
+even call the store while its token is fresh). `load_tokens(name, fresh=True)` bypasses the cache;
+the auth calls it only while holding `renewal_lock(name)`, which is exactly when another kernel
+may have renewed. Writes go to the keyring first and update the cache only once they succeeded, so
+a failed write leaves the previous state in both (SEC-40); each secret is one keyring entry, so a
+write is never half done.
+
+Too large (SEC-40): before writing, a value is checked against the backend's known limit
+(Windows: 2560 bytes), and a backend error for a value above 2560 bytes is reported as
+`SecretTooLargeForBackend`. A token set that does not fit is stored without its access token
+(the entry then holds an empty, long-expired one); the access token stays in this kernel's memory
+and the user is told once with `StorageWarning`. Other kernels then refresh for themselves.
+
+Backend policy (SEC-37, `nb_oauth.store.backends`): checked on the first keyring use, i.e. at
+configure time; `fail` and unapproved plaintext backends raise `NoSecureStorage`.
+
+Session-only (SEC-38): `save_datasource(ds, session_only=True)` keeps that datasource, its secret
+and its tokens in a `MemoryStore` inside this store: no config entry, no keyring entry, no lock
+file. A name cannot be both: a name saved on disk must be removed before it is saved session-only.
+
+Keyring errors (`keyring.errors.KeyringError`: a locked keyring, a D-Bus failure) become
+`StorageUnavailable` with a fix; deleting a missing entry is success (STYLE rule 12). Nothing here
+logs, and no message carries a secret.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import keyring
+import keyring.errors
+
+from nb_oauth.datasource import Datasource
+from nb_oauth.errors import (
+    ConfigError,
+    SecretTooLargeForBackend,
+    StorageUnavailable,
+    StorageWarning,
+)
+from nb_oauth.secret import Secret
+from nb_oauth.store.backends import (
+    SMALLEST_LIMIT,
+    backend_name,
+    check_backend,
+    kind_of,
+    secret_size,
+)
+from nb_oauth.store.config_file import ConfigFile, default_home
+from nb_oauth.store.lock import FileRenewalLock, lock_path
+from nb_oauth.store.memory import MemoryStore, NoRenewalLock
+from nb_oauth.tokens import TokenSet
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
+
+__all__ = ["KeyringStore", "SECRET_USER", "TOKENS_USER", "service_name"]
+
+SECRET_USER = "client_secret"
+TOKENS_USER = "token_set"
+_ENV_PLAINTEXT = "NB_OAUTH_ALLOW_PLAINTEXT"
+
+
+def service_name(name: str) -> str:
+    """The keyring service of datasource `name` (SEC-39)."""
+    return f"nb_oauth:{name}"
+
+
+class KeyringStore:
+    """A `TokenStore` over the config file in `home` and a keyring backend.
+
+    `home` defaults to `NB_OAUTH_HOME`, else the platform's user config directory. `backend`
+    defaults to keyring's active backend (`keyring.get_keyring()`, chosen by keyring's own
+    configuration). `allow_plaintext` defaults to the `NB_OAUTH_ALLOW_PLAINTEXT=1` environment
+    variable. Thread-safe; its `repr` shows the home directory only.
+    """
+
+    def __init__(
+        self,
+        home: str | os.PathLike[str] | None = None,
+        *,
+        backend: KeyringBackend | None = None,
+        allow_plaintext: bool | None = None,
+    ) -> None:
+        self.home = default_home() if home is None else Path(home)
+        if allow_plaintext is None:
+            allow_plaintext = os.environ.get(_ENV_PLAINTEXT, "").strip() == "1"
+        self._allow_plaintext = allow_plaintext
+        self._config = ConfigFile(self.home)
+        self._chosen = backend
+        self._backend: KeyringBackend | None = None
+        self._lock = threading.RLock()
+        self._session_only = MemoryStore()
+        self._secrets: dict[str, Secret | None] = {}
+        self._tokens: dict[str, TokenSet | None] = {}
+        self._unshared: dict[str, TokenSet] = {}  # token sets whose access token is memory-only
+        self._told: set[str] = set()
+
+    # --- datasources ------------------------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        return sorted({*self._config.load(), *self._session_only.names()})
+
+    def load_datasource(self, name: str) -> Datasource | None:
+        if name in self._session_only:
+            return self._session_only.load_datasource(name)
+        return self._config.load().get(name)
+
+    def save_datasource(self, datasource: Datasource, *, session_only: bool = False) -> None:
+        """Save `datasource`; raises `ConfigFileError`, `StorageUnavailable`, `NoSecureStorage`
+        (the backend policy is checked first, so a refused backend leaves no config entry), and
+        `ConfigError` when the name is already saved the other way (on disk / session-only)."""
+        name = datasource.name
+        if session_only:
+            if name not in self._session_only and name in self._config.load():
+                _refuse_switch(name, "is saved on disk", "remove it first, or pick another name")
+            self._session_only.save_datasource(datasource)
+            return
+        if name in self._session_only:
+            _refuse_switch(name, "is saved for this session only", "remove it first")
+        self.backend()  # SEC-37: configure time
+        self._config.update(lambda datasources: datasources.__setitem__(name, datasource))
+
+    def remove(self, name: str) -> None:
+        """Delete exactly `name`'s keyring entries, then its config entry (SEC-39). Idempotent."""
+        if name in self._session_only:
+            self._session_only.remove(name)
+            return
+        with self._lock:
+            if name in self._config.load():
+                self._delete(name, SECRET_USER)
+                self._delete(name, TOKENS_USER)
+            self._secrets.pop(name, None)
+            self._tokens.pop(name, None)
+            self._unshared.pop(name, None)
+        self._config.update(lambda datasources: datasources.pop(name, None))
+
+    def renewal_lock(self, name: str) -> FileRenewalLock | NoRenewalLock:
+        if name in self._session_only:
+            return NoRenewalLock()
+        return FileRenewalLock(lock_path(self.home, name))
+
+    # --- the client secret ------------------------------------------------------------------------
+
+    def load_secret(self, name: str) -> Secret | None:
+        if name in self._session_only:
+            return self._session_only.load_secret(name)
+        with self._lock:
+            if name not in self._secrets:
+                value = self._get(name, SECRET_USER)
+                self._secrets[name] = None if value is None else Secret(value)
+            return self._secrets[name]
+
+    def save_secret(self, name: str, secret: Secret) -> None:
+        if name in self._session_only:
+            self._session_only.save_secret(name, secret)
+            return
+        with self._lock:
+            self._set(name, SECRET_USER, secret.reveal())
+            self._secrets[name] = secret
+
+    def delete_secret(self, name: str) -> None:
+        if name in self._session_only:
+            self._session_only.delete_secret(name)
+            return
+        with self._lock:
+            self._delete(name, SECRET_USER)
+            self._secrets[name] = None
+
+    # --- tokens -----------------------------------------------------------------------------------
+
+    def load_tokens(self, name: str, *, fresh: bool = False) -> TokenSet | None:
+        if name in self._session_only:
+            return self._session_only.load_tokens(name)
+        with self._lock:
+            if fresh or name not in self._tokens:
+                self._tokens[name] = self._read_tokens(name)
+            return self._tokens[name]
+
+    def _read_tokens(self, name: str) -> TokenSet | None:
+        value = self._get(name, TOKENS_USER)
+        if value is None:
+            self._unshared.pop(name, None)
+            return None
+        try:
+            stored = TokenSet.from_secret_json(value)
+        except ValueError as exc:
+            raise StorageUnavailable(
+                f"the stored tokens of {name!r} cannot be read ({exc})",
+                f"run nb_oauth.connect({name!r}) to replace them",
+            ) from None
+        unshared = self._unshared.get(name)
+        if stored.access_token:
+            self._unshared.pop(name, None)
+            return stored
+        if unshared is not None and unshared.refresh_token == stored.refresh_token:
+            return unshared  # our own access token, too large for the keyring
+        return stored  # stored without its access token, and long expired: renew
+
+    def save_tokens(self, name: str, tokens: TokenSet) -> None:
+        """Store `tokens` (SEC-28: before the caller uses them). Raises `StorageUnavailable` or
+        `SecretTooLargeForBackend`, and then leaves the keyring and the cache as they were."""
+        if name in self._session_only:
+            self._session_only.save_tokens(name, tokens)
+            return
+        with self._lock:
+            try:
+                self._set(name, TOKENS_USER, tokens.to_secret_json().reveal())
+                self._unshared.pop(name, None)
+            except SecretTooLargeForBackend:
+                # SEC-40: keep the refresh token in the keyring and the access token here.
+                without = dataclasses.replace(
+                    tokens, access_token=Secret(""), expires_at=0.0, obtained_at=0.0
+                )
+                self._set(name, TOKENS_USER, without.to_secret_json().reveal())
+                self._unshared[name] = tokens
+                self._tell_once(name)
+            self._tokens[name] = tokens
+
+    def delete_tokens(self, name: str) -> None:
+        if name in self._session_only:
+            self._session_only.delete_tokens(name)
+            return
+        with self._lock:
+            self._delete(name, TOKENS_USER)
+            self._tokens[name] = None
+            self._unshared.pop(name, None)
+
+    # --- the keyring ------------------------------------------------------------------------------
+
+    def backend(self) -> KeyringBackend:
+        """The keyring backend, checked against the policy on first use (SEC-37).
+
+        Raises `NoSecureStorage`; warns about a null or an allowed plaintext backend once.
+        """
+        with self._lock:
+            if self._backend is None:
+                backend = self._chosen if self._chosen is not None else keyring.get_keyring()
+                check_backend(backend, allow_plaintext=self._allow_plaintext)
+                self._backend = backend
+            return self._backend
+
+    def _get(self, name: str, user: str) -> str | None:
+        backend = self.backend()
+        try:
+            return backend.get_password(service_name(name), user)
+        except keyring.errors.KeyringError as exc:
+            _unavailable(exc, "read", name)
+
+    def _set(self, name: str, user: str, value: str) -> None:
+        backend = self.backend()
+        size, limit = secret_size(backend, value)
+        if limit is not None and size > limit:
+            raise SecretTooLargeForBackend(backend=backend_name(backend), size=size, limit=limit)
+        try:
+            backend.set_password(service_name(name), user, value)
+        except keyring.errors.KeyringError as exc:
+            if size > SMALLEST_LIMIT and not isinstance(exc, keyring.errors.KeyringLocked):
+                # Windows says "The stub received bad data" (jaraco/keyring#355).
+                raise SecretTooLargeForBackend(
+                    backend=backend_name(backend), size=size, limit=SMALLEST_LIMIT
+                ) from None
+            _unavailable(exc, "write", name)
+
+    def _delete(self, name: str, user: str) -> None:
+        backend = self.backend()
+        try:
+            backend.delete_password(service_name(name), user)
+        except keyring.errors.PasswordDeleteError:
+            pass  # already gone: deleting is idempotent (STYLE rule 12)
+        except keyring.errors.KeyringError as exc:
+            _unavailable(exc, "delete", name)
+
+    def _tell_once(self, name: str) -> None:
+        if name in self._told or kind_of(self.backend()) == "null":
+            return
+        self._told.add(name)
+        warnings.warn(
+            f"The access token of {name!r} is too large for the keyring backend, so it stays in "
+            "this kernel's memory; the refresh token is stored. Other kernels using "
+            f"{name!r} will refresh for themselves",
+            StorageWarning,
+            stacklevel=5,
+        )
+
+    def __repr__(self) -> str:
+        return f"KeyringStore(home={str(self.home)!r})"
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a KeyringStore caches secrets and cannot be pickled (SEC-41)")
+
+
+def _refuse_switch(name: str, problem: str, fix: str) -> NoReturn:
+    raise ConfigError("name", f"{name!r} {problem}", fix)
+
+
+def _unavailable(exc: keyring.errors.KeyringError, action: str, name: str) -> NoReturn:
+    # The backend's own message may quote what it was given; only its class name is shown.
+    kind = type(exc).__name__
+    if isinstance(exc, keyring.errors.KeyringLocked):
+        fix = "unlock your keyring (log in to the desktop session, or unlock it in its app) and "
+        fix += "try again"
+    else:
+        fix = "check that the keyring backend works (`python -m keyring diagnose`) and try again"
+    raise StorageUnavailable(
+        f"The keyring could not {action} the secrets of {name!r} ({kind})", fix
+    ) from None

@@ -1,0 +1,382 @@
+"""%datasource, %%api and %api in a test shell, against the demo provider."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from IPython.core.error import UsageError
+from IPython.utils.capture import capture_output
+
+from nb_oauth.demo import DemoProvider
+from nb_oauth.jupyter.magics import NbOAuthMagics, load, unload
+from nb_oauth.session import Session
+from tests.conftest import BrowserRobot, FakeClock
+
+SECRET = "demo-basic-secret"
+
+
+@pytest.fixture
+def provider(make_provider: Any) -> DemoProvider:
+    return make_provider(token_lifetime=600)
+
+
+@pytest.fixture
+def magics(ip: Any, clock: FakeClock) -> Iterator[NbOAuthMagics]:
+    registered = load(ip, session=Session(now=clock))
+    yield registered
+    unload(ip)
+
+
+def add_line(provider: DemoProvider, name: str = "demo", **extra: str) -> str:
+    options = {
+        "--token-url": provider.token_url,
+        "--authorization-url": provider.authorization_url,
+        "--revocation-url": provider.revocation_url,
+        "--client-id": "demo-basic",
+        "--scopes": "profile,items:read,items:write",
+        "--base-url": provider.api_url,
+        "--client-secret-env": "DEMO_SECRET",
+        **extra,
+    }
+    return f"add {name} " + " ".join(f'{k} "{v}"' for k, v in options.items())
+
+
+@pytest.fixture
+def added(
+    ip: Any, magics: NbOAuthMagics, provider: DemoProvider, monkeypatch: pytest.MonkeyPatch
+) -> NbOAuthMagics:
+    monkeypatch.setenv("DEMO_SECRET", SECRET)
+    ip.run_line_magic("datasource", add_line(provider))
+    return magics
+
+
+@pytest.fixture
+def connected(
+    ip: Any, added: NbOAuthMagics, monkeypatch: pytest.MonkeyPatch, browser: BrowserRobot
+) -> NbOAuthMagics:
+    monkeypatch.setattr("webbrowser.open", lambda url, new=0, autoraise=True: browser(url))
+    ip.run_line_magic("datasource", "connect demo --timeout 30")
+    browser.join()
+    return added
+
+
+# -- %datasource ----------------------------------------------------------------------------------
+
+
+def test_add_reads_the_secret_from_the_environment_and_stores_it(
+    added: NbOAuthMagics,
+) -> None:
+    store = added.context.session.store
+    assert store.load_secret("demo").reveal() == SECRET  # type: ignore[union-attr]
+    ds = store.load_datasource("demo")
+    assert ds is not None and ds.scopes == ("profile", "items:read", "items:write")
+
+
+def test_add_prompts_for_the_secret_when_no_variable_is_named(
+    ip: Any, magics: NbOAuthMagics, provider: DemoProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prompts: list[str] = []
+    monkeypatch.setattr("getpass.getpass", lambda prompt: prompts.append(prompt) or SECRET)
+    line = add_line(provider).replace('--client-secret-env "DEMO_SECRET"', "")
+    ip.run_line_magic("datasource", line)
+    assert prompts and "hidden" in prompts[0]
+    assert magics.context.session.store.load_secret("demo").reveal() == SECRET  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "option",
+    ["--client-secret CANARY-9f3", "--client-secret=CANARY-9f3", "--client-secret-e CANARY-9f3"],
+)
+def test_a_literal_secret_on_the_line_is_refused_without_echoing_it(
+    ip: Any, magics: NbOAuthMagics, provider: DemoProvider, option: str
+) -> None:
+    # SEC-44; the last case is argparse's abbreviation trap (--client-secret-env).
+    with pytest.raises(UsageError) as raised:
+        ip.run_line_magic("datasource", add_line(provider) + " " + option)
+    assert "never typed on the magic line" in str(raised.value)
+    assert "CANARY-9f3" not in str(raised.value)
+    assert magics.context.session.store.names() == []
+
+
+def test_list_and_show_describe_without_secrets(
+    ip: Any, connected: NbOAuthMagics, clock: FakeClock
+) -> None:
+    listing = str(ip.run_line_magic("datasource", "list"))
+    assert "demo" in listing and "connected" in listing
+    status = ip.run_line_magic("datasource", "show demo")
+    text, markup = str(status), status._repr_html_()
+    assert "access token expires in 10 min" in text
+    assert "refresh token  " in text or "refresh token" in text
+    assert "granted scopes" in text and "profile items:read items:write" in text
+    assert "http://127.0.0.1/callback" in text  # the redirect URI to register
+    tokens = connected.context.session.store.load_tokens("demo")
+    assert tokens is not None and tokens.refresh_token is not None
+    for secret in (SECRET, tokens.access_token.reveal(), tokens.refresh_token.reveal()):
+        assert secret not in text and secret not in markup
+
+
+def test_connect_then_disconnect_and_remove(
+    ip: Any, connected: NbOAuthMagics, provider: DemoProvider, capsys: Any
+) -> None:
+    assert provider.counters["token:authorization_code"] == 1
+    ip.run_line_magic("datasource", "disconnect demo")
+    assert "revoked at the provider" in capsys.readouterr().out
+    assert connected.context.session.store.load_tokens("demo") is None
+    ip.run_line_magic("datasource", "remove demo")
+    assert connected.context.session.store.names() == []
+
+
+def test_edit_changes_a_field_and_keeps_the_secret(
+    ip: Any, added: NbOAuthMagics
+) -> None:
+    ip.run_line_magic("datasource", "edit demo --scopes profile --refresh-leeway 30")
+    ds = added.context.session.store.load_datasource("demo")
+    assert ds is not None and ds.scopes == ("profile",) and ds.refresh_leeway == 30
+    assert added.context.session.store.load_secret("demo") is not None
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("frobnicate", "unknown subcommand 'frobnicate'"),
+        ("show nope", "no datasource named 'nope' (known: demo)"),
+        ("connect nope", "known: demo"),
+        ("edit demo --token-placement cookie", "--token-placement"),
+        ("edit demo --token-url http://example.com/token", "token_url"),
+        ("edit demo --redirect-port abc", "--redirect-port"),
+        ("add other --token-url https://as.example/t", "missing --client-id"),
+        ('show "unclosed', "check the quotes"),
+    ],
+)
+def test_bad_input_is_one_usage_error_line(
+    ip: Any, added: NbOAuthMagics, line: str, message: str
+) -> None:
+    with pytest.raises(UsageError) as raised:
+        ip.run_line_magic("datasource", line)
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_no_arguments_prints_the_usage(ip: Any, magics: NbOAuthMagics, capsys: Any) -> None:
+    ip.run_line_magic("datasource", "")
+    out = capsys.readouterr().out
+    for command in ("add", "list", "show", "edit", "connect", "disconnect", "remove", "use"):
+        assert f"%datasource {command}" in out
+
+
+def test_help_is_complete(ip: Any, magics: NbOAuthMagics) -> None:
+    datasource_help = ip.find_line_magic("datasource").__doc__
+    api_help = ip.find_cell_magic("api").__doc__
+    for word in ("--client-secret-env", "connect", "--paste", "remove", "use"):
+        assert word in datasource_help
+    for word in ("{{ name }}", "-o VAR", "--response", "%api [NAME] METHOD URL"):
+        assert word in api_help
+
+
+def test_tab_completion_offers_subcommands_then_names(ip: Any, added: NbOAuthMagics) -> None:
+    from types import SimpleNamespace
+
+    from nb_oauth.jupyter.magics import _complete
+
+    complete = _complete(added, True)
+    assert "connect" in complete(ip, SimpleNamespace(line="%datasource con"))
+    assert complete(ip, SimpleNamespace(line="%datasource show ")) == ["demo"]
+    from IPython.core.completer import provisionalcompleter
+
+    line = "%datasource show de"
+    with provisionalcompleter():
+        matches = [c.text for c in ip.Completer.completions(line, len(line))]
+    assert "demo" in matches
+
+
+# -- %%api -----------------------------------------------------------------------------------------
+
+
+def test_api_get_returns_json_data_shown_as_a_json_tree(ip: Any, connected: NbOAuthMagics) -> None:
+    data = ip.run_cell_magic("api", "", "GET /api/me")
+    assert data["client_id"] == "demo-basic"
+    assert data._repr_mimebundle_()["application/json"]["sub"] == "demo-user"
+
+
+def test_api_post_with_headers_body_and_placeholders(
+    ip: Any, connected: NbOAuthMagics
+) -> None:
+    ip.user_ns["item_name"] = "widget & co"
+    ip.user_ns["meta"] = {"tags": ["a", "b"]}
+    cell = (
+        "# create an item\n"
+        "POST /api/items\n"
+        "Content-Type: application/json\n"
+        "X-Note: {{ item_name }}\n"
+        "\n"
+        '{"name": "{{ item_name }}", "meta": {{ meta }}}\n'
+    )
+    created = ip.run_cell_magic("api", "demo -o created", cell)
+    assert created["name"] == "widget & co"
+    assert ip.user_ns["created"] == dict(created)
+    assert type(ip.user_ns["created"]) is dict
+
+
+def test_api_placeholders_are_percent_encoded_in_the_url(
+    ip: Any, connected: NbOAuthMagics
+) -> None:
+    ip.user_ns["per_page"] = "2&page=9"
+    page = ip.run_cell_magic("api", "", "GET /api/items?per_page={{ per_page }}")
+    # "2&page=9" arrived as one (unusable) per_page value, not as a second parameter.
+    assert page["page"] == 1 and page["per_page"] == 10
+    ip.user_ns["per_page"] = 2
+    page = ip.run_cell_magic("api", "", "GET /api/items?per_page={{ per_page }}")
+    assert page["per_page"] == 2 and len(page["items"]) == 2
+
+
+def test_api_response_option_returns_the_httpx_response(
+    ip: Any, connected: NbOAuthMagics
+) -> None:
+    response = ip.run_cell_magic("api", "--response -o raw", "GET /api/me")
+    assert isinstance(response, httpx.Response)
+    assert ip.user_ns["raw"] is response and response.status_code == 200
+
+
+def test_line_form_calls_the_api(ip: Any, connected: NbOAuthMagics) -> None:
+    assert ip.run_line_magic("api", "demo GET /api/me")["sub"] == "demo-user"
+    assert ip.run_line_magic("api", "GET /api/items?per_page=1")["per_page"] == 1
+    assert ip.run_line_magic("api", "demo /api/me")["sub"] == "demo-user"
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_error_status_is_one_block_not_a_traceback(
+    ip: Any, connected: NbOAuthMagics, status: int
+) -> None:
+    with capture_output() as captured:
+        value = ip.run_cell_magic("api", "", f"GET /api/status/{status}")
+    assert value is None
+    (shown,) = captured.outputs
+    text = shown.data["text/plain"]
+    assert text.startswith(f"HTTP {status} ")
+    assert "/api/status/" in text and "demo_error" in text
+    assert "Traceback" not in text
+
+
+def test_unknown_datasource_and_missing_default_are_usage_errors(
+    ip: Any, connected: NbOAuthMagics, provider: DemoProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(UsageError, match="known: demo"):
+        ip.run_cell_magic("api", "nope", "GET /api/me")
+    ip.run_line_magic("datasource", add_line(provider, "second"))
+    with pytest.raises(UsageError, match="%datasource use NAME"):
+        ip.run_cell_magic("api", "", "GET /api/me")
+    ip.run_line_magic("datasource", "use second")
+    with pytest.raises(UsageError, match="'second' is not connected"):
+        ip.run_cell_magic("api", "", "GET /api/me")  # the default was used
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("\n# only a comment\n", "the cell is empty"),
+        ("FETCH /api/me", "expected 'METHOD URL'"),
+        ("GET /api/me\nnot a header", "line 2"),
+        ("GET /api/{{ missing }}", "no variable named 'missing'"),
+    ],
+)
+def test_malformed_cells_are_usage_errors(
+    ip: Any, connected: NbOAuthMagics, cell: str, message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        ip.run_cell_magic("api", "", cell)
+
+
+def test_expired_connection_is_a_one_line_reconnect_error(
+    ip: Any, connected: NbOAuthMagics, provider: DemoProvider
+) -> None:
+    ip.run_line_magic("datasource", "disconnect demo")
+    with pytest.raises(UsageError, match="not connected; run nb_oauth.connect"):
+        ip.run_cell_magic("api", "", "GET /api/me")
+
+
+def test_unload_closes_the_magics_clients(ip: Any, connected: NbOAuthMagics) -> None:
+    ip.run_cell_magic("api", "", "GET /api/me")
+    (client,) = connected._clients.values()
+    unload(ip)
+    assert client.is_closed
+    assert connected._clients == {}
+
+
+# -- no secret anywhere (SEC-41..44) -------------------------------------------------------------
+
+
+def test_no_secret_reaches_history_outputs_or_display_data(
+    tmp_path: Any,
+    provider: DemoProvider,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    browser: BrowserRobot,
+) -> None:
+    from tests.conftest import testing_shell
+
+    history = tmp_path / "history.sqlite"
+    shell = testing_shell(history)
+    try:
+        magics = load(shell, session=Session(now=clock))
+        monkeypatch.setenv("DEMO_SECRET", SECRET)
+        monkeypatch.setattr("webbrowser.open", lambda url, new=0, autoraise=True: browser(url))
+        cells = [
+            f"%datasource {add_line(provider)}",
+            "%datasource connect demo --timeout 30",
+            "%datasource show demo",
+            "%datasource list",
+            "%%api demo -o me\nGET /api/me",
+            "%%api --response\nGET /api/items?per_page=2",
+            "%api GET /api/status/500",
+        ]
+        with capture_output() as captured:
+            for cell in cells:
+                shell.run_cell(cell, store_history=True)
+        browser.join()
+        tokens = magics.context.session.store.load_tokens("demo")
+        assert tokens is not None and tokens.refresh_token is not None
+        canaries = [SECRET, tokens.access_token.reveal(), tokens.refresh_token.reveal()]
+        shell.history_manager.writeout_cache()
+        assert shell.history_manager.get_range_by_str("1-7")  # history was written
+        shown = captured.stdout + captured.stderr + "".join(
+            str(output.data) for output in captured.outputs
+        )
+        outs = "".join(repr(v) for v in shell.user_ns["Out"].values())
+        assert "demo-user" in shown and "HTTP 500" in shown  # the outputs were captured
+        unload(shell)
+        shell.history_manager.end_session()
+        database = history.read_bytes()
+        assert b"datasource connect demo" in database
+        for canary in canaries:
+            assert canary not in shown
+            assert canary not in outs
+            assert canary.encode() not in database
+    finally:
+        shell.cleanup()
+        type(shell).clear_instance()
+
+
+def test_session_only_add_says_so_and_keeps_nothing_on_disk(
+    ip: Any,
+    provider: DemoProvider,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    nb_oauth_home: Any,
+    memory_keyring: Any,
+    capsys: Any,
+) -> None:
+    # SEC-38 through the magic: the keyring-backed store, but this datasource stays in memory.
+    from nb_oauth.store.keyring_store import KeyringStore
+
+    magics = load(ip, session=Session(KeyringStore(), now=clock))
+    monkeypatch.setenv("DEMO_SECRET", SECRET)
+    ip.run_line_magic("datasource", add_line(provider) + " --session-only")
+    assert "memory only" in capsys.readouterr().out
+    assert magics.context.session.store.load_secret("demo").reveal() == SECRET  # type: ignore[union-attr]
+    assert memory_keyring.entries == {}
+    files = [p for p in nb_oauth_home.rglob("*") if p.is_file()]
+    assert all(SECRET.encode() not in p.read_bytes() for p in files)
+    unload(ip)
