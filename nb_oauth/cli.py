@@ -110,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
+    # Before anything is printed: whoever reads our output may send SIGTERM at once.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     provider = DemoProvider(
         port=args.port,
         api_port=args.api_port,
@@ -125,23 +128,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         _print_provider(provider, show_next_steps=args.command == "demo")
-        _wait_for_stop_signal()
-    finally:
-        provider.stop()
-    print("Demo provider stopped.", flush=True)
-    return 0
-
-
-def _wait_for_stop_signal() -> None:
-    """Block until Ctrl-C (SIGINT) or SIGTERM."""
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
         # Waiting in short slices keeps the main thread responsive to SIGINT on every platform.
         while not stop.wait(0.2):
             pass
     except KeyboardInterrupt:
-        pass
+        pass  # Ctrl-C is the documented way to stop: a clean exit, not a traceback
+    finally:
+        provider.stop()
+    print("Demo provider stopped.", flush=True)
+    return 0
 
 
 def _print_provider(provider: DemoProvider, *, show_next_steps: bool) -> None:
