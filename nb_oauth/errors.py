@@ -6,6 +6,7 @@
      │    └── AuthorizationDenied    error=access_denied: consent was declined
      ├── StateMismatch               only responses with a wrong or missing `state` arrived
      ├── CallbackTimeout             no authorization response before the deadline
+     ├── SignInCancelled             a waiting sign-in was cancelled (Cancel, or a newer one)
      ├── PortInUse                   the datasource's fixed redirect_port is taken
      ├── TokenError                  RFC 6749 §5.2 error response from the token endpoint
      │    ├── ReauthRequired         invalid_grant: the grant is dead, reconnect
@@ -71,6 +72,7 @@ __all__ = [
     "ScopeError",
     "SecretTooLargeForBackend",
     "SecurityWarning",
+    "SignInCancelled",
     "StateMismatch",
     "StorageUnavailable",
     "StorageWarning",
@@ -169,6 +171,16 @@ class PortInUse(NbOAuthError):
             f"Port {port} on 127.0.0.1 is in use, so the sign-in redirect cannot be received; "
             "close the program using it, or set redirect_port=0 if the provider accepts any "
             "loopback port (RFC 8252 §7.3)"
+        )
+
+
+class SignInCancelled(NbOAuthError):
+    """The sign-in was cancelled while waiting for the browser (a newer sign-in replaced it, or
+    the user pressed Cancel). Nothing was stored and the port is closed."""
+
+    def __init__(self, datasource: str | None = None) -> None:
+        super().__init__(
+            f"The sign-in for {datasource or 'the datasource'} was cancelled; nothing was stored"
         )
 
 

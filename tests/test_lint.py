@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_ruff_finds_nothing() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "nb_oauth", "tests", "bench"],
+        [sys.executable, "-m", "ruff", "check", "nb_oauth", "tests", "bench", "scripts"],
         cwd=ROOT,
         capture_output=True,
         text=True,

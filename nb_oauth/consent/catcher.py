@@ -23,11 +23,17 @@ from types import TracebackType
 from urllib.parse import urlsplit
 
 from nb_oauth.consent.request import AuthorizationRequest, IgnoredResponse, WrongState
-from nb_oauth.errors import CallbackTimeout, NbOAuthError, PortInUse, StateMismatch
+from nb_oauth.errors import (
+    CallbackTimeout,
+    NbOAuthError,
+    PortInUse,
+    SignInCancelled,
+    StateMismatch,
+)
 from nb_oauth.redact import redact_url
 from nb_oauth.secret import Secret
 
-__all__ = ["CALLBACK_PATH", "LoopbackCatcher", "SignInCancelled"]
+__all__ = ["CALLBACK_PATH", "LoopbackCatcher"]
 
 log = logging.getLogger("nb_oauth.consent")
 
@@ -46,15 +52,6 @@ _PAGE_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
 )
-
-
-class SignInCancelled(NbOAuthError):
-    """The sign-in was cancelled while waiting for the browser (a newer sign-in replaced it, or
-    the user pressed Cancel). Nothing was stored and the port is closed."""
-
-    def __init__(self, datasource: str | None = None) -> None:
-        super().__init__(f"The sign-in for {datasource or 'the datasource'} was cancelled; "
-                         "nothing was stored")
 
 
 class LoopbackCatcher:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 import httpx
 
 from nb_oauth._httpx import get_document, send_token_request
-from nb_oauth.consent.catcher import LoopbackCatcher, SignInCancelled
+from nb_oauth.consent.catcher import LoopbackCatcher
 from nb_oauth.consent.request import AuthorizationRequest, IgnoredResponse
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import (
@@ -29,6 +29,7 @@ from nb_oauth.errors import (
     ConfigError,
     NbOAuthError,
     NbOAuthWarning,
+    SignInCancelled,
     StateMismatch,
 )
 from nb_oauth.grants.metadata import metadata_url, promises_iss

@@ -27,6 +27,7 @@ from nb_oauth.session import Session
 __all__ = ["COMMANDS", "Context", "run_datasource_command", "USAGE"]
 
 USAGE = """\
+%datasource                                                 the form (in a notebook)
 %datasource add NAME --token-url URL --client-id ID [options]   save a datasource
                                (--session-only: keep it in this kernel's memory, no keyring)
 %datasource list                                            the saved datasources
@@ -48,6 +49,9 @@ class Context:
     default: list[str] = field(default_factory=list)  # [name] once `use` was called
     # Looked up at call time, so a test (or a front end) can replace getpass.getpass.
     prompt_secret: Callable[[str], str] = field(default=lambda prompt: getpass.getpass(prompt))
+    # Widgets only render where a frontend is attached (a Jupyter kernel); a terminal IPython
+    # gets the text forms instead.
+    widgets: bool = field(default_factory=lambda: _in_kernel())
 
 
 class _Parser(argparse.ArgumentParser):
@@ -206,6 +210,11 @@ def _add(ctx: Context, words: list[str]) -> object:
 
 
 def _edit(ctx: Context, words: list[str]) -> object:
+    if ctx.widgets and len(words) == 1 and not words[0].startswith("-"):
+        from nb_oauth.jupyter.widgets import DatasourceForm
+
+        _existing(ctx, words[0])
+        return DatasourceForm(ctx.session, edit=words[0], on_saved=ctx.forget_client)
     _refuse_literal_secret(words)
     args = _field_parser("%datasource edit", editing=True).parse_args(words)
     current = _existing(ctx, args.name)
@@ -224,6 +233,10 @@ def _list(ctx: Context, words: list[str]) -> object:
 def _show(ctx: Context, words: list[str]) -> object:
     args = _name_parser("%datasource show").parse_args(words)
     _existing(ctx, args.name)
+    if ctx.widgets:
+        from nb_oauth.jupyter.widgets import DatasourceStatusView
+
+        return DatasourceStatusView(ctx.session, args.name)
     return DatasourceStatus.of(ctx.session, args.name)
 
 
@@ -287,6 +300,13 @@ def _existing(ctx: Context, name: str) -> Datasource:
     return ds
 
 
+def _in_kernel() -> bool:
+    from IPython.core.getipython import get_ipython
+
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
 def unknown_datasource(session: Session, name: str) -> str:
     known = ", ".join(session.names()) or "none yet"
     return f"no datasource named {name!r} (known: {known}); add one with %datasource add {name} ..."
@@ -311,6 +331,10 @@ def run_datasource_command(ctx: Context, line: str) -> object:
     except ValueError as exc:
         raise UsageError(f"%datasource: {exc} (check the quotes)") from None
     if not words:
+        if ctx.widgets:
+            from nb_oauth.jupyter.widgets import DatasourceForm
+
+            return DatasourceForm(ctx.session, on_saved=ctx.forget_client)
         print(USAGE)
         return None
     command = COMMANDS.get(words[0])

@@ -79,6 +79,7 @@ class NbOAuthMagics(Magics):
             URI to register at the provider.
         %datasource edit NAME [options]
             Change settings (same options as add; --new-client-secret to replace the secret).
+            In a notebook, without options: the form, with the client secret blank.
         %datasource connect NAME [--paste] [--no-browser] [--timeout SECONDS]
             Sign in: opens the provider's consent page in a new browser tab (a link is shown
             too). --paste for kernels on another machine (JupyterHub, SSH): paste the address the
@@ -90,7 +91,9 @@ class NbOAuthMagics(Magics):
         %datasource use NAME
             Make NAME the datasource of %%api cells that name none.
 
-        Each subcommand also takes --help. Without arguments, prints this summary.
+        Each subcommand also takes --help. Without arguments: in a notebook, the datasource
+        form (ipywidgets); in a terminal, this summary. In a notebook, show NAME is a status
+        view with Reconnect and Disconnect buttons.
         """
         from nb_oauth.jupyter.commands import run_datasource_command
 

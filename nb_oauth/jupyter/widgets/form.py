@@ -1,0 +1,260 @@
+"""`DatasourceForm`: the seed's datasource form as ipywidgets (SPEC section 6).
+
+The form only gathers values. Validation is the `Datasource` constructor's (its `ConfigError`
+names the field, so the message is put under that field), saving is `Session.save`, and consent
+is `nb_oauth.consent.flow.connect`, run in the background by the `StatusArea`.
+
+The client secret (SEC-44): the `Password` value is read once per click and reset to `""` at
+once, before anything is validated, so a secret never outlives the click in the widget's synced
+state (which the frontend holds, and a notebook saves when "save widget state" is on). Until a
+save succeeds it waits in kernel memory as a `Secret`, so fixing a typo elsewhere does not mean
+typing it again. It is never pre-filled: editing shows the field blank, and blank keeps the
+stored secret.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+import traitlets
+
+from nb_oauth.consent.flow import DEFAULT_TIMEOUT_S, open_in_new_tab
+from nb_oauth.datasource import Datasource
+from nb_oauth.errors import ConfigError, NbOAuthError
+from nb_oauth.jupyter.widgets.fields import AUTH_CODE, FIELDS, FieldRow
+from nb_oauth.jupyter.widgets.status_area import StatusArea
+from nb_oauth.secret import Secret
+
+if TYPE_CHECKING:
+    from nb_oauth.session import Session
+
+__all__ = ["DatasourceForm"]
+
+_NEW_SECRET = "Leave blank for a public client"
+_KEEP_SECRET = "Leave blank to keep the stored secret"
+_PENDING_SECRET = "Entered; it is saved with the next successful Save"
+
+
+class DatasourceForm(w.VBox):  # type: ignore[misc]
+    """A form that saves a datasource to ``session``, and can start its sign-in.
+
+    ``edit=NAME`` opens a saved datasource (its name is then fixed); otherwise the form creates a
+    new one, starting from ``prefill`` (field name → value). ``on_saved(name)`` is called after
+    each save (the magics drop their cached client there). ``open_url`` and ``timeout`` go to the
+    sign-in. ``datasource`` is the last saved `Datasource` (never a secret); the sign-in's state
+    is ``status.consent``.
+    """
+
+    datasource = traitlets.Instance(Datasource, allow_none=True)
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        edit: str | None = None,
+        prefill: Mapping[str, Any] | None = None,
+        on_saved: Callable[[str], None] | None = None,
+        open_url: Callable[[str], bool] = open_in_new_tab,
+        timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        super().__init__(layout=w.Layout(max_width="960px"))
+        self._session = session
+        self._on_saved = on_saved
+        self._editing: str | None = None
+        self._pending_secret: Secret | None = None
+        self._rows = {spec.name: FieldRow(spec) for spec in FIELDS}
+        self._title = w.HTML()
+        self._main = w.VBox()
+        self._more = w.VBox()
+        self._accordion = w.Accordion(children=[self._more], titles=("More settings",),
+                                      selected_index=None)
+        self._save = w.Button(description="Save", icon="save")
+        self._authorize = w.Button(description="Save and authorize", icon="sign-in",
+                                   button_style="primary", layout=w.Layout(width="180px"))
+        self.status = StatusArea(session, open_url=open_url, timeout=timeout)
+        self.children = [
+            self._title,
+            self._main,
+            self._accordion,
+            w.HBox([self._save, self._authorize], layout=w.Layout(margin="8px 0")),
+            self.status,
+        ]
+        self._save.on_click(self._on_save_click)
+        self._authorize.on_click(self._on_authorize_click)
+        self._input("grant").observe(self._on_grant_change, names="value")
+        self._input("token_placement").observe(self._on_token_placement_change, names="value")
+        if edit is None:
+            self._fill({**_defaults(), **(prefill or {})})
+            self._set_mode(None)
+        else:
+            self._fill(session.datasource(edit).to_config())
+            self._set_mode(edit)
+        self._arrange()
+
+    # -- handlers ------------------------------------------------------------------------------
+
+    def _on_save_click(self, button: w.Button) -> None:
+        self._submit(button, authorize=False)
+
+    def _on_authorize_click(self, button: w.Button) -> None:
+        self._submit(button, authorize=True)
+
+    def _on_grant_change(self, _change: Any) -> None:
+        self._arrange()
+
+    def _on_token_placement_change(self, _change: Any) -> None:
+        self._arrange()
+
+    def _submit(self, button: w.Button, *, authorize: bool) -> None:
+        with self.status.out:
+            button.disabled = True
+            try:
+                self._save_and_maybe_authorize(authorize)
+            finally:
+                button.disabled = False
+
+    def _save_and_maybe_authorize(self, authorize: bool) -> None:
+        self.status.clear()
+        for row in self._rows.values():
+            row.clear_error()
+        self._take_secret()
+        try:
+            ds = self._build()
+            self._session.save(ds, client_secret=self._pending_secret)
+        except ConfigError as exc:
+            self._show_config_error(exc)
+            return
+        except NbOAuthError as exc:
+            # Storage errors are one line that says what to do; the secret is kept for a retry.
+            self.status.error(f"Not saved: {exc}")
+            return
+        stored_secret = self._pending_secret is not None
+        self._pending_secret = None
+        self._set_mode(ds.name)
+        if self._on_saved is not None:
+            self._on_saved(ds.name)
+        self.datasource = ds
+        self.status.say(
+            f"Saved {ds.name}" + (" (client secret in the keyring)." if stored_secret else ".")
+        )
+        if authorize and ds.grant == AUTH_CODE:
+            self.status.start_consent(ds.name)
+        else:
+            self.status.show_status(ds.name)
+
+    # -- reading and writing the fields --------------------------------------------------------
+
+    def _take_secret(self) -> None:
+        secret_input = self._input("client_secret")
+        typed = secret_input.value.strip()
+        secret_input.value = ""  # SEC-44: out of the synced state before anything else happens
+        if typed:
+            self._pending_secret = Secret(typed)
+        self._update_secret_placeholder()
+
+    def _build(self) -> Datasource:
+        values = {
+            spec.name: _read(spec.kind, self._input(spec.name).value)
+            for spec in FIELDS
+            if spec.name not in ("name", "client_secret")
+        }
+        if self._editing is not None:
+            # `replace` keeps what the form does not show (insecure_transport).
+            ds = self._session.datasource(self._editing).replace(**values)
+        else:
+            ds = Datasource(name=self._input("name").value, **values)
+            if ds.name in self._session.names():
+                raise ConfigError(
+                    "name", f"{ds.name!r} exists",
+                    f"pick another name, or change it with %datasource edit {ds.name}",
+                )
+        if (ds.grant != AUTH_CODE and self._pending_secret is None
+                and self._session.store.load_secret(ds.name) is None):
+            raise ConfigError("client_secret", "is required for client credentials",
+                              "type the secret the provider issued (RFC 6749 §4.4)")
+        return ds
+
+    def _fill(self, config: Mapping[str, Any]) -> None:
+        for spec in FIELDS:
+            if spec.name in config and spec.kind != "secret":
+                value = config[spec.name]
+                widget = self._input(spec.name)
+                if spec.kind == "params":
+                    widget.set_pairs(dict(value or {}))
+                elif spec.kind == "text":
+                    widget.value = _shown(value)
+                else:
+                    widget.value = value
+
+    def _show_config_error(self, exc: ConfigError) -> None:
+        row = self._rows.get(exc.field)
+        if row is not None:
+            row.show_error(str(exc).removeprefix(f"{exc.field}: "))
+            if row in self._more.children:
+                self._accordion.selected_index = 0  # never hide the field that needs fixing
+        self.status.error(f"Not saved: {exc}")
+        if self._pending_secret is not None:
+            self.status.say("The client secret you typed is kept for the next Save.")
+
+    # -- layout --------------------------------------------------------------------------------
+
+    def _set_mode(self, editing: str | None) -> None:
+        self._editing = editing
+        self._input("name").disabled = editing is not None
+        title = "New OAuth 2.0 datasource" if editing is None else f"Datasource {editing}"
+        self._title.value = f"<h3 style='margin:4px 0'>{html.escape(title)}</h3>"
+        self._update_secret_placeholder()
+
+    def _update_secret_placeholder(self) -> None:
+        if self._pending_secret is not None:
+            placeholder = _PENDING_SECRET
+        elif self._editing is not None and self._session.store.load_secret(self._editing):
+            placeholder = _KEEP_SECRET
+        else:
+            placeholder = _NEW_SECRET
+        self._input("client_secret").placeholder = placeholder
+
+    def _arrange(self) -> None:
+        grant = self._input("grant").value
+        hidden = {"query_param"} if self._input("token_placement").value == "header" else {
+            "header_prefix"}
+        shown = [s for s in FIELDS if grant in s.grants and s.name not in hidden]
+        self._main.children = [self._rows[s.name] for s in shown if grant in s.main]
+        self._more.children = [self._rows[s.name] for s in shown if grant not in s.main]
+        # Client credentials need no consent (RFC 6749 §4.4): Save is all there is.
+        self._authorize.layout.display = None if grant == AUTH_CODE else "none"
+
+    def _input(self, name: str) -> Any:
+        return self._rows[name].input
+
+    def field_error(self, name: str) -> str:
+        """The validation error shown under field ``name`` (plain text), or ``""``."""
+        return self._rows[name].error
+
+
+def _defaults() -> dict[str, Any]:
+    return {
+        f.name: f.default
+        for f in dataclasses.fields(Datasource)
+        if f.default is not dataclasses.MISSING
+    }
+
+
+def _read(kind: str, value: Any) -> Any:
+    if kind == "text":
+        return value.strip()
+    if kind == "params":
+        return dict(value)
+    return value
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(item) for item in value)
+    return str(value)
