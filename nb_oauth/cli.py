@@ -39,6 +39,17 @@ def _build_parser() -> _Parser:
     ):
         command = commands.add_parser(name, help=help_text, description=help_text)
         _add_provider_options(command)
+    approve = commands.add_parser(
+        "approve",
+        help="a stand-in browser for headless demo runs: approve a demo consent URL",
+        description=(
+            "Open URL (a demo provider's authorization URL on 127.0.0.1), press Approve and "
+            "follow the redirect back to the waiting kernel. Name it in BROWSER, e.g. "
+            "BROWSER='nb-oauth approve %%s', to sign in without a browser."
+        ),
+    )
+    approve.add_argument("url", metavar="URL")
+    approve.add_argument("--deny", action="store_true", help="press Deny instead")
     return parser
 
 
@@ -105,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "approve":
+        return _approve(args.url, deny=args.deny)
     try:
         from .demo import DemoProvider, PortInUse
     except ImportError as exc:
@@ -137,6 +150,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         provider.stop()
     print("Demo provider stopped.", flush=True)
     return 0
+
+
+def _approve(url: str, *, deny: bool) -> int:
+    try:
+        import httpx
+
+        from .demo.browser import HeadlessBrowserError, approve
+    except ImportError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        status = approve(url, decision="deny" if deny else "approve")
+    except (HeadlessBrowserError, httpx.HTTPError) as exc:
+        print(f"{PROG} approve: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0 if status == 200 else 1
 
 
 def _print_provider(provider: DemoProvider, *, show_next_steps: bool) -> None:

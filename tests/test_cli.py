@@ -105,3 +105,39 @@ def test_no_command_prints_help_and_fails() -> None:
     result = run()
     assert result.returncode == 2
     assert "provider" in result.stdout and "demo" in result.stdout
+
+
+def test_approve_signs_in_a_waiting_kernel_like_a_browser(demo_provider: object) -> None:
+    # `nb-oauth approve URL` is what BROWSER can name for headless demo runs.
+    import threading
+
+    from nb_oauth.consent.catcher import LoopbackCatcher
+    from nb_oauth.consent.request import AuthorizationRequest
+    from nb_oauth.datasource import Datasource
+    from nb_oauth.demo import DemoProvider
+
+    assert isinstance(demo_provider, DemoProvider)
+    ds = Datasource(
+        name="d",
+        token_url=demo_provider.token_url,
+        authorization_url=demo_provider.authorization_url,
+        client_id="demo-public",
+        client_auth="none",
+    )
+    with LoopbackCatcher() as catcher:
+        request = AuthorizationRequest(ds, catcher.redirect_uri)
+        catcher.expect(request)
+        results: list[subprocess.CompletedProcess[str]] = []
+        thread = threading.Thread(target=lambda: results.append(run("approve", request.url)))
+        thread.start()
+        code = catcher.wait(timeout=30)
+        thread.join(30)
+    assert code.reveal()
+    assert results[0].returncode == 0, results[0].stderr
+
+
+def test_approve_refuses_urls_off_loopback() -> None:
+    result = run("approve", "https://accounts.example.com/authorize?x=1")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "only visits 127.0.0.1" in result.stderr
