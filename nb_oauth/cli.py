@@ -1,8 +1,8 @@
 """The ``nb-oauth`` console script.
 
-``nb-oauth provider`` runs the demo provider until Ctrl-C; ``nb-oauth demo`` does the same for now
-and prints how to use it (the full terminal story comes with the demo issue). Every failure is one
-line on stderr and a non-zero exit status, never a traceback.
+``nb-oauth demo`` runs the whole story against the demo provider and exits; ``nb-oauth provider``
+runs the demo provider until Ctrl-C; ``nb-oauth approve URL`` is a stand-in browser for headless
+runs. Every failure is one line on stderr and a non-zero exit status, never a traceback.
 """
 
 from __future__ import annotations
@@ -33,12 +33,23 @@ def _build_parser() -> _Parser:
     parser = _Parser(prog=PROG, description="OAuth 2.0 datasources for Jupyter and IPython.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, help_text in (
-        ("provider", "run the demo OAuth 2.0 provider and protected API until Ctrl-C"),
-        ("demo", "start the demo provider and show how to connect a datasource to it"),
-    ):
-        command = commands.add_parser(name, help=help_text, description=help_text)
-        _add_provider_options(command)
+    demo_help = "the whole story: configure, consent, call the API, watch a refresh, disconnect"
+    demo = commands.add_parser("demo", help=demo_help, description=demo_help)
+    demo.add_argument(
+        "--headless",
+        action="store_true",
+        help="let a stand-in browser approve the consent page (no browser tab)",
+    )
+    demo.add_argument(
+        "--timeout",
+        type=_positive_int,
+        default=300,
+        metavar="SECONDS",
+        help="how long to wait for your approval in the browser (default: 300)",
+    )
+    provider_help = "run the demo OAuth 2.0 provider and protected API until Ctrl-C"
+    provider = commands.add_parser("provider", help=provider_help, description=provider_help)
+    _add_provider_options(provider)
     approve = commands.add_parser(
         "approve",
         help="a stand-in browser for headless demo runs: approve a demo consent URL",
@@ -118,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "approve":
         return _approve(args.url, deny=args.deny)
+    if args.command == "demo":
+        return _demo(headless=args.headless, timeout=args.timeout)
     try:
         from .demo import DemoProvider, PortInUse
     except ImportError as exc:
@@ -140,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {exc.strerror}", file=sys.stderr)
         return 1
     try:
-        _print_provider(provider, show_next_steps=args.command == "demo")
+        _print_provider(provider)
         # Waiting in short slices keeps the main thread responsive to SIGINT on every platform.
         while not stop.wait(0.2):
             pass
@@ -168,7 +181,27 @@ def _approve(url: str, *, deny: bool) -> int:
     return 0 if status == 200 else 1
 
 
-def _print_provider(provider: DemoProvider, *, show_next_steps: bool) -> None:
+def _demo(*, headless: bool, timeout: float) -> int:
+    try:
+        import httpx
+
+        from .demo.story import run_story
+        from .errors import NbOAuthError
+    except ImportError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        run_story(headless=headless, timeout=timeout, say=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        print(f"{PROG} demo: interrupted; the demo provider is stopped.", file=sys.stderr)
+        return 130
+    except (NbOAuthError, httpx.HTTPError, OSError) as exc:
+        print(f"{PROG} demo: error: {(str(exc).splitlines() or [repr(exc)])[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_provider(provider: DemoProvider) -> None:
     s = provider.settings
     refresh = "off" if not s.issue_refresh_token else f"on, rotation {_on(s.rotate_refresh_tokens)}"
     lines = [
@@ -193,12 +226,11 @@ def _print_provider(provider: DemoProvider, *, show_next_steps: bool) -> None:
             f"{auth_names[client.auth_method]:<12} "
             f"{'json' if client.accepts_json_body else 'form':<5} {', '.join(client.grant_types)}"
         )
-    if show_next_steps:
-        lines += [
-            "",
-            "  Redirect URIs: http://127.0.0.1:<any port>/callback (RFC 8252 loopback).",
-            "  Point a datasource's token_url and authorization_url at the endpoints above.",
-        ]
+    lines += [
+        "",
+        "  Redirect URIs: http://127.0.0.1:<any port>/callback (RFC 8252 loopback).",
+        "  Point a datasource's token_url and authorization_url at the endpoints above.",
+    ]
     print("\n".join(lines), flush=True)
 
 

@@ -27,10 +27,9 @@ def busy_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-@pytest.mark.parametrize("command", ["provider", "demo"])
-def test_provider_serves_until_ctrl_c_then_exits_cleanly(command: str) -> None:
+def test_provider_serves_until_ctrl_c_then_exits_cleanly() -> None:
     process = subprocess.Popen(
-        [*CLI, command, "--auto-approve", "--token-lifetime", "90"],
+        [*CLI, "provider", "--auto-approve", "--token-lifetime", "90"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -105,6 +104,28 @@ def test_no_command_prints_help_and_fails() -> None:
     result = run()
     assert result.returncode == 2
     assert "provider" in result.stdout and "demo" in result.stdout
+
+
+def test_demo_headless_runs_the_whole_story_and_exits_0() -> None:
+    result = run("demo", "--headless")
+    assert result.returncode == 0, result.stderr
+    steps = [line for line in result.stdout.splitlines() if line.startswith("[")]
+    assert [step[:5] for step in steps] == [f"[{i}/6]" for i in range(1, 7)]
+    assert "(1 refresh, rotation on)" in result.stdout
+    assert "tokens revoked at the provider" in result.stdout
+    assert result.stderr == ""
+
+
+def test_demo_without_a_browser_falls_back_to_the_stand_in(tmp_path: object) -> None:
+    import os
+
+    env = {**os.environ, "BROWSER": "/bin/false"}  # a "browser" that fails to open
+    result = subprocess.run(
+        [*CLI, "demo"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "No browser could be opened here" in result.stdout
+    assert "[6/6]" in result.stdout
 
 
 def test_approve_signs_in_a_waiting_kernel_like_a_browser(demo_provider: object) -> None:

@@ -1,0 +1,116 @@
+"""``nb-oauth demo``: the whole nb_oauth story in a terminal, against the demo provider.
+
+Configure a datasource, give consent in a browser tab (or let a stand-in browser do it with
+``--headless``), call the API, jump the clock to just before the access token expires and watch
+the client refresh it by itself, then disconnect. The provider and the client share an adjustable
+clock, so the demo takes seconds, not an hour, and nothing is written to disk or to the keyring.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from nb_oauth.consent.console import ConsoleView
+from nb_oauth.consent.flow import connect, disconnect, open_in_new_tab
+from nb_oauth.datasource import Datasource
+from nb_oauth.demo.browser import approve
+from nb_oauth.demo.provider import DemoProvider
+from nb_oauth.errors import AuthExpired
+from nb_oauth.session import Session
+from nb_oauth.tokens import human_duration
+
+__all__ = ["AdjustableClock", "run_story"]
+
+TOKEN_LIFETIME_S = 3600
+
+
+class AdjustableClock:
+    """Wall-clock time plus an offset the demo moves forward; provider and client share it."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def jump(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+def run_story(*, headless: bool, timeout: float, say: Callable[[str], None] = print) -> None:
+    """Run the demo from start to end; raises on the first failure (the CLI makes it one line)."""
+    clock = AdjustableClock()
+    with DemoProvider(token_lifetime=TOKEN_LIFETIME_S, now=clock) as provider:
+        say(f"[1/6] Demo provider running: issuer {provider.issuer}, API {provider.api_url}")
+        session = Session(now=clock)  # in memory only: the demo leaves nothing behind
+        ds = Datasource(
+            name="demo",
+            token_url=provider.token_url,
+            authorization_url=provider.authorization_url,
+            revocation_url=provider.revocation_url,
+            issuer=provider.issuer,
+            client_id="demo-public",
+            client_auth="none",
+            scopes="profile,items:read",
+            base_url=provider.api_url,
+        )
+        session.save(ds)
+        say(
+            "[2/6] Datasource 'demo' saved: authorization code with PKCE, public client "
+            "demo-public, scopes profile items:read"
+        )
+
+        say("[3/6] Consent: " + ("a stand-in browser approves" if headless else "your browser"))
+        view = ConsoleView()
+        result = connect(
+            session,
+            "demo",
+            view=view,
+            timeout=timeout,
+            open_url=_headless_tab if headless else _browser_or_headless(say),
+        )
+
+        with session.client("demo") as api:
+            me = api.get("/api/me").json()
+            items = api.get("/api/items", params={"per_page": 3}).json()
+            names = ", ".join(item["name"] for item in items["items"])
+            say(
+                f"[4/6] API calls with the token attached: /api/me -> {me['name']}; "
+                f"/api/items -> {names} (of {items['total']})"
+            )
+
+            expires_in = result.expires_in or TOKEN_LIFETIME_S
+            jump = expires_in - 30  # inside the 60 s refresh leeway
+            clock.jump(jump)
+            api.get("/api/me").raise_for_status()
+            refreshes = provider.counters.get("token:refresh_token", 0)
+            say(
+                f"[5/6] Clock moved {human_duration(jump)} ahead, 30 s before expiry: the next "
+                f"call refreshed the token by itself ({refreshes} refresh, rotation on) and worked"
+            )
+
+        outcome = disconnect(session, "demo")
+        try:
+            with session.client("demo") as api:
+                api.get("/api/me")
+            after = "the API still answered (unexpected)"
+        except AuthExpired as exc:
+            after = f"the next call says: {exc}"
+        say(f"[6/6] {outcome}; {after}")
+    say("Demo finished: the provider is stopped and nothing was written to disk or keyring.")
+
+
+def _headless_tab(url: str) -> bool:
+    return approve(url) == 200
+
+
+def _browser_or_headless(say: Callable[[str], None]) -> Callable[[str], bool]:
+    def open_url(url: str) -> bool:
+        if open_in_new_tab(url):
+            say("      Approve in the browser tab that opened (the link above works too).")
+            return True
+        say("      No browser could be opened here, so a stand-in browser approves instead.")
+        return _headless_tab(url)
+
+    return open_url
