@@ -158,6 +158,19 @@ def ip() -> Iterator[Any]:
         type(shell).clear_instance()
 
 
+class QuietView:
+    """A ConsentView that shows nothing, for tests that only care about the outcome."""
+
+    def waiting(self, url: str, *, redirect_uri: str, timeout: float, paste: bool) -> None:
+        pass
+
+    def no_browser(self, datasource: str) -> None:
+        pass
+
+    def finished(self, message: str) -> None:
+        pass
+
+
 class BrowserRobot:
     """Plays the user's browser for ``open_url``: opens the authorization URL, presses Approve (or
     Deny) on the demo provider's consent page, and follows the redirect to the loopback catcher.

@@ -25,7 +25,7 @@ from nb_oauth.consent.flow import connect
 from nb_oauth.demo import DemoProvider
 from nb_oauth.session import Session
 from nb_oauth.store.keyring_store import KeyringStore
-from tests.conftest import BrowserRobot, FileKeyring
+from tests.conftest import BrowserRobot, FileKeyring, QuietView
 from tests.fileclock import FileClock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,7 +155,7 @@ def test_four_kernels_refresh_once_per_expiry_and_never_reuse_a_refresh_token(
             session=session,
         )
     browser = BrowserRobot()
-    connect(session, "shared", view=_Quiet(), open_url=browser, timeout=30)
+    connect(session, "shared", view=QuietView(), open_url=browser, timeout=30)
     browser.join()
 
     kernels = [Kernel(KERNEL, shared_clock, file_keyring.env) for _ in range(4)]
@@ -246,14 +246,3 @@ def test_a_restarted_kernel_calls_the_api_without_a_new_consent(
     backend = file_keyring.backend()
     assert backend.get_password("nb_oauth:crm", "client_secret") == "demo-post-secret"
     assert backend.get_password("nb_oauth:crm", "token_set") is not None
-
-
-class _Quiet:
-    def waiting(self, url: str, *, redirect_uri: str, timeout: float, paste: bool) -> None:
-        pass
-
-    def no_browser(self, datasource: str) -> None:
-        pass
-
-    def finished(self, message: str) -> None:
-        pass

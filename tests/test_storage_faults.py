@@ -21,7 +21,7 @@ from nb_oauth.store import MemoryStore
 from nb_oauth.store.keyring_store import KeyringStore
 from nb_oauth.store.lock import FileRenewalLock, lock_path
 from nb_oauth.tokens import TokenSet
-from tests.conftest import BrowserRobot, FakeClock, MemoryKeyring
+from tests.conftest import BrowserRobot, FakeClock, MemoryKeyring, QuietView
 
 LIFETIME = 600
 
@@ -59,7 +59,7 @@ def connected(provider: DemoProvider, session: Session) -> None:
     )
     nb_oauth.save(ds, session=session)
     browser = BrowserRobot()
-    connect(session, "demo", view=_Quiet(), open_url=browser, timeout=30)
+    connect(session, "demo", view=QuietView(), open_url=browser, timeout=30)
     browser.join()
 
 
@@ -169,17 +169,6 @@ def test_after_invalid_grant_a_different_stored_refresh_token_is_used_instead_of
     newest = store.load_tokens("demo")
     assert newest is not None and replacement is not None
     assert newest.refresh_token not in (revoked.refresh_token, replacement.refresh_token)  # type: ignore[union-attr]
-
-
-class _Quiet:
-    def waiting(self, url: str, *, redirect_uri: str, timeout: float, paste: bool) -> None:
-        pass
-
-    def no_browser(self, datasource: str) -> None:
-        pass
-
-    def finished(self, message: str) -> None:
-        pass
 
 
 @pytest.mark.anyio

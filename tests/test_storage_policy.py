@@ -26,7 +26,7 @@ from nb_oauth.secret import Secret
 from nb_oauth.session import Session
 from nb_oauth.store.config_file import ConfigFile, default_home
 from nb_oauth.store.keyring_store import KeyringStore
-from tests.conftest import BrowserRobot, FakeClock, FileKeyring, MemoryKeyring
+from tests.conftest import BrowserRobot, FakeClock, FileKeyring, MemoryKeyring, QuietView
 from tests.test_store_contract import CANARY_SECRET, ds, tokens
 
 # --- the config file ------------------------------------------------------------------------------
@@ -145,7 +145,7 @@ def test_session_only_mode_works_and_writes_no_secret_anywhere(
         session=session,
     )
     browser = BrowserRobot()
-    connect(session, "temp", view=_Quiet(), open_url=browser, timeout=30)
+    connect(session, "temp", view=QuietView(), open_url=browser, timeout=30)
     browser.join()
     with session.client("temp") as api:
         assert api.get("/api/me").status_code == 200
@@ -215,14 +215,3 @@ def test_an_access_token_too_large_stays_in_memory_and_the_user_is_told_once(
     other = KeyringStore(backend=backend).load_tokens("crm")
     assert other is not None and other.refresh_token == Secret("RT-small")
     assert other.is_expired(0.0)  # another kernel refreshes for itself
-
-
-class _Quiet:
-    def waiting(self, url: str, *, redirect_uri: str, timeout: float, paste: bool) -> None:
-        pass
-
-    def no_browser(self, datasource: str) -> None:
-        pass
-
-    def finished(self, message: str) -> None:
-        pass
