@@ -6,14 +6,33 @@ import subprocess
 import sys
 import textwrap
 
+# Everything but the Jupyter face (nb_oauth.jupyter), the keyring adapter
+# (nb_oauth.store.keyring_store, nb_oauth.store.backends) and the demo provider.
 CORE_MODULES = [
     "nb_oauth",
+    "nb_oauth._httpx",
+    "nb_oauth.api",
+    "nb_oauth.bearer",
+    "nb_oauth.cell",
+    "nb_oauth.consent",
+    "nb_oauth.consent.console",
+    "nb_oauth.consent.flow",
     "nb_oauth.datasource",
     "nb_oauth.errors",
     "nb_oauth.grants.client_auth",
+    "nb_oauth.grants.metadata",
     "nb_oauth.grants.pkce",
+    "nb_oauth.grants.token_requests",
+    "nb_oauth.keeper",
+    "nb_oauth.logs",
+    "nb_oauth.oauth2_auth",
     "nb_oauth.redact",
     "nb_oauth.secret",
+    "nb_oauth.session",
+    "nb_oauth.store",
+    "nb_oauth.store.config_file",
+    "nb_oauth.store.lock",
+    "nb_oauth.store.memory",
     "nb_oauth.tokens",
 ]
 
