@@ -388,3 +388,24 @@ def test_datasource_magic_shows_the_form_edit_and_the_status_view(
     assert isinstance(shown, DatasourceStatusView)
     ip.run_line_magic("datasource", "edit demo --scopes profile")  # options: no form
     assert session.datasource("demo").scopes == ("profile",)
+
+
+def test_unloading_the_extension_cancels_a_waiting_sign_in(
+    ip: Any,
+    notebook_magics: NbOAuthMagics,
+    provider: DemoProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Issue 6: "unloading closes clients and stops any waiting catcher".
+    holding = HoldingBrowser(then=lambda url: True)
+    monkeypatch.setattr("webbrowser.open", lambda url, new=0, autoraise=True: holding(url))
+    form = ip.run_line_magic("datasource", "")
+    fill(form, provider)
+    form._authorize.click()
+    assert holding.opened.wait(10)
+    assert form.status.consent == "waiting"
+
+    unload(ip)
+
+    assert form.status.consent == "cancelled"
+    assert port_is_closed(redirect_uri_of(holding.urls[0]))

@@ -13,6 +13,7 @@ import argparse
 import getpass
 import os
 import shlex
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -52,6 +53,18 @@ class Context:
     # Widgets only render where a frontend is attached (a Jupyter kernel); a terminal IPython
     # gets the text forms instead.
     widgets: bool = field(default_factory=lambda: _in_kernel())
+    # Forms and status views handed out, so unloading the extension can cancel a sign-in that
+    # one of them still waits for (its port closes). Weak: a widget the notebook dropped goes.
+    shown: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)
+
+    def show(self, widget: Any) -> Any:
+        """Remember ``widget`` (a form or status view) and return it for display."""
+        self.shown.add(widget)
+        return widget
+
+    def cancel_sign_ins(self) -> None:
+        for widget in list(self.shown):
+            widget.status.cancel_consent()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -214,7 +227,7 @@ def _edit(ctx: Context, words: list[str]) -> object:
         from nb_oauth.jupyter.widgets import DatasourceForm
 
         _existing(ctx, words[0])
-        return DatasourceForm(ctx.session, edit=words[0], on_saved=ctx.forget_client)
+        return ctx.show(DatasourceForm(ctx.session, edit=words[0], on_saved=ctx.forget_client))
     _refuse_literal_secret(words)
     args = _field_parser("%datasource edit", editing=True).parse_args(words)
     current = _existing(ctx, args.name)
@@ -236,7 +249,7 @@ def _show(ctx: Context, words: list[str]) -> object:
     if ctx.widgets:
         from nb_oauth.jupyter.widgets import DatasourceStatusView
 
-        return DatasourceStatusView(ctx.session, args.name)
+        return ctx.show(DatasourceStatusView(ctx.session, args.name))
     return DatasourceStatus.of(ctx.session, args.name)
 
 
@@ -334,7 +347,7 @@ def run_datasource_command(ctx: Context, line: str) -> object:
         if ctx.widgets:
             from nb_oauth.jupyter.widgets import DatasourceForm
 
-            return DatasourceForm(ctx.session, on_saved=ctx.forget_client)
+            return ctx.show(DatasourceForm(ctx.session, on_saved=ctx.forget_client))
         print(USAGE)
         return None
     command = COMMANDS.get(words[0])

@@ -151,6 +151,9 @@ class NbOAuthMagics(Magics):
             client.close()
 
     def close(self) -> None:
+        """Cancel sign-ins that forms are waiting for, and close the clients."""
+        if self._context is not None:
+            self._context.cancel_sign_ins()
         for name in list(self._clients):
             self.forget_client(name)
 
