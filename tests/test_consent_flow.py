@@ -14,7 +14,7 @@ import pytest
 import nb_oauth
 from nb_oauth.consent.flow import ConnectResult, NoRefreshToken, connect, disconnect
 from nb_oauth.demo import DemoProvider
-from nb_oauth.errors import AuthExpired, AuthorizationDenied, ConfigError, PortInUse
+from nb_oauth.errors import AuthExpired, AuthorizationDenied, PortInUse
 from nb_oauth.session import Session
 from tests.conftest import BrowserRobot, FakeClock
 
@@ -237,20 +237,29 @@ def test_paste_path_validates_then_accepts_the_redirected_url(
     assert "code=" not in "".join(answers)  # the pasted URL is never echoed (SEC-44)
 
 
-def test_client_credentials_needs_no_consent(
-    demo_provider: DemoProvider, demo_clock: FakeClock
+def test_connect_is_a_no_op_for_client_credentials(
+    make_provider: Any, clock: FakeClock, browser: BrowserRobot
 ) -> None:
-    session = Session(now=demo_clock)
+    # SPEC section 9: "a no-op for client credentials".
+    provider = make_provider()
+    session = Session(now=clock)
     ds = nb_oauth.Datasource(
         name="svc",
         grant="client_credentials",
-        token_url=demo_provider.token_url,
+        token_url=provider.token_url,
         client_id="demo-basic",
-        base_url=demo_provider.api_url,
+        base_url=provider.api_url,
     )
     nb_oauth.save(ds, client_secret="demo-basic-secret", session=session)
-    with pytest.raises(ConfigError, match="needs no consent"):
-        connect(session, "svc", view=RecordingView())
+    view = RecordingView()
+    result = connect(session, "svc", view=view, open_url=browser)
+    assert not result.needs_consent
+    assert "no consent needed" in str(result)
+    assert browser.opened == [] and view.events == []
+    assert provider.counters == {}
+    with session.client("svc") as api:
+        assert api.get("/api/me").status_code == 200
+    assert provider.counters["token:client_credentials"] == 1
 
 
 def test_disconnect_without_revocation_url_wipes_locally_and_says_so(

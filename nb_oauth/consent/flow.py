@@ -26,7 +26,6 @@ from nb_oauth.consent.request import AuthorizationRequest, IgnoredResponse
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import (
     CallbackTimeout,
-    ConfigError,
     NbOAuthError,
     NbOAuthWarning,
     SignInCancelled,
@@ -94,8 +93,15 @@ class ConnectResult:
     expires_in: float | None
     has_refresh_token: bool
     granted_scopes: tuple[str, ...]
+    #: False for a client-credentials datasource, for which connect does nothing.
+    needs_consent: bool = True
 
     def __str__(self) -> str:
+        if not self.needs_consent:
+            return (
+                f"{self.datasource} uses client credentials: no consent needed; its token is "
+                "fetched on first use"
+            )
         if self.expires_in is None:
             expiry = "no expiry given"
         else:
@@ -149,10 +155,13 @@ def connect(
     """
     ds = session.datasource(name)
     if ds.grant != "authorization_code":
-        raise ConfigError(
-            "grant",
-            f"{name} uses {ds.grant}, which needs no consent",
-            f"call nb_oauth.client({name!r}) directly; the token is fetched on first use",
+        # SPEC section 9: a no-op for client credentials; the client fetches its token itself.
+        return ConnectResult(
+            datasource=name,
+            expires_in=None,
+            has_refresh_token=False,
+            granted_scopes=(),
+            needs_consent=False,
         )
     client_secret = session.store.load_secret(name)
     require_iss = _server_promises_iss(ds)
