@@ -195,3 +195,35 @@ async def test_two_kernels_in_one_process_refresh_once_through_the_file_lock(
                     group.start_soon(anyio.to_thread.run_sync, sync_api.get, "/api/me")
     assert provider.counters.get("token:refresh_token", 0) == 1
     assert provider.counters.get("refresh_token_reuse", 0) == 0
+
+
+def test_a_new_sign_in_is_stored_only_while_no_other_kernel_renews(
+    provider: DemoProvider, clock: FakeClock, nb_oauth_home: Path
+) -> None:
+    # SEC-27: connect takes the same renewal lock as a refresh, so a kernel refreshing the old
+    # grant cannot write its tokens over a fresh consent.
+    import threading
+
+    backend = FaultyKeyring()
+    session = Session(KeyringStore(backend=backend), now=clock)
+    connected(provider, session)
+    first = backend.stored()
+    other_kernel = KeyringStore(backend=backend).renewal_lock("demo")
+    assert other_kernel.acquire(timeout=5)
+    robot = BrowserRobot()
+    signing_in = threading.Thread(
+        target=connect,
+        args=(session, "demo"),
+        kwargs={"view": QuietView(), "open_url": robot, "timeout": 30},
+    )
+    try:
+        signing_in.start()
+        robot.join()  # the code has come back; the flow now redeems and wants to store it
+        signing_in.join(0.5)
+        assert signing_in.is_alive()  # waiting for the lock
+        assert backend.stored() == first  # nothing written meanwhile
+    finally:
+        other_kernel.release()
+    signing_in.join(10)
+    assert not signing_in.is_alive()
+    assert backend.stored() != first

@@ -30,6 +30,7 @@ from nb_oauth.errors import (
     NbOAuthWarning,
     SignInCancelled,
     StateMismatch,
+    StorageUnavailable,
 )
 from nb_oauth.grants.metadata import metadata_url, promises_iss
 from nb_oauth.grants.token_requests import (
@@ -37,6 +38,7 @@ from nb_oauth.grants.token_requests import (
     read_token_response,
     revocation_request,
 )
+from nb_oauth.oauth2_auth import RENEWAL_LOCK_TIMEOUT_S
 from nb_oauth.secret import Secret
 from nb_oauth.tokens import TokenSet, human_duration
 
@@ -180,8 +182,7 @@ def connect(
             view.finished(_failure_line(name, exc))
             raise
     tokens = _redeem(ds.name, request, client_secret, code, session.now())
-    session.store.save_tokens(name, tokens)
-    session.tokens_changed(name, tokens)
+    _store_tokens(session, name, tokens)
     result = ConnectResult(
         datasource=name,
         expires_in=tokens.expires_in(session.now()),
@@ -204,6 +205,24 @@ def _server_promises_iss(ds: Datasource) -> bool:
     except (httpx.HTTPError, NbOAuthError):
         return False
     return promises_iss(ds.issuer, status, body)
+
+
+def _store_tokens(session: Session, name: str, tokens: TokenSet) -> None:
+    """Store a new consent's tokens under the renewal lock, so that a kernel refreshing the old
+    grant at the same moment cannot write its tokens over them (SEC-27). The live auth is told
+    after the lock is released: the auth takes its own lock first, then the store's."""
+    lock = session.store.renewal_lock(name)
+    if not lock.acquire(RENEWAL_LOCK_TIMEOUT_S):
+        raise StorageUnavailable(
+            f"another process has been renewing the token of {name!r} for "
+            f"{RENEWAL_LOCK_TIMEOUT_S:g} s, so the new sign-in could not be stored",
+            "connect again; if it persists, restart the other kernels using this datasource",
+        )
+    try:
+        session.store.save_tokens(name, tokens)
+    finally:
+        lock.release()
+    session.tokens_changed(name, tokens)
 
 
 def _code_from_paste(
