@@ -18,13 +18,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from nb_oauth.errors import NbOAuthError
 
-__all__ = ["ApiCellError", "ApiRequest", "METHODS", "parse_api_cell", "parse_request_line"]
+__all__ = [
+    "ApiCellError",
+    "ApiRequest",
+    "fill_placeholders",
+    "METHODS",
+    "parse_api_cell",
+    "parse_request_line",
+]
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
@@ -108,7 +115,18 @@ def _is_comment(line: str) -> bool:
     return stripped.startswith(("#", "//"))
 
 
-def _fill(text: str, namespace: Mapping[str, object], *, encode: bool = False) -> str:
+def fill_placeholders(
+    text: str,
+    namespace: Mapping[str, object],
+    *,
+    encode: Callable[[str], str] | None = None,
+) -> str:
+    """Replace each ``{{ name }}`` / ``{{ name.attr }}`` in ``text`` by that value's text
+    (``encode`` then applied to it, e.g. percent-encoding or shell quoting).
+
+    Raises :class:`ApiCellError` for an unknown name or attribute. Never evaluates code.
+    """
+
     def value_of(match: re.Match[str]) -> str:
         path = match[1].split(".")
         if path[0] not in namespace:
@@ -122,9 +140,17 @@ def _fill(text: str, namespace: Mapping[str, object], *, encode: bool = False) -
             except AttributeError:
                 raise ApiCellError(f"{match[0]}: {attribute!r} is not an attribute") from None
         text = _as_text(value)
-        return quote(text, safe="") if encode else text
+        return encode(text) if encode else text
 
     return _PLACEHOLDER.sub(value_of, text)
+
+
+def _fill(text: str, namespace: Mapping[str, object], *, encode: bool = False) -> str:
+    return fill_placeholders(text, namespace, encode=_percent_encode if encode else None)
+
+
+def _percent_encode(text: str) -> str:
+    return quote(text, safe="")
 
 
 def _as_text(value: object) -> str:

@@ -380,3 +380,22 @@ def test_session_only_add_says_so_and_keeps_nothing_on_disk(
     files = [p for p in nb_oauth_home.rglob("*") if p.is_file()]
     assert all(SECRET.encode() not in p.read_bytes() for p in files)
     unload(ip)
+
+
+def test_datasource_line_takes_placeholders_from_the_notebook(
+    ip: Any, magics: NbOAuthMagics, provider: DemoProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEMO_SECRET", SECRET)
+    ip.user_ns["provider"] = provider
+    ip.user_ns["scopes"] = "profile items:read"  # a space: stays one option value
+    ip.run_line_magic(
+        "datasource",
+        "add demo --token-url {{ provider.token_url }} --client-id demo-basic --grant"
+        " client_credentials --scopes {{ scopes }} --base-url {{provider.api_url}}"
+        " --client-secret-env DEMO_SECRET",
+    )
+    ds = magics.context.session.datasource("demo")
+    assert ds.token_url == provider.token_url and ds.base_url == provider.api_url
+    assert ds.scopes == ("profile", "items:read")
+    with pytest.raises(UsageError, match="no variable named 'nope'"):
+        ip.run_line_magic("datasource", "show {{ nope }}")

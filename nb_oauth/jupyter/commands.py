@@ -14,12 +14,13 @@ import getpass
 import os
 import shlex
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 
+from nb_oauth.cell import ApiCellError, fill_placeholders
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import NbOAuthError
 from nb_oauth.jupyter.display import DatasourceList, DatasourceStatus
@@ -56,6 +57,8 @@ class Context:
     # Forms and status views handed out, so unloading the extension can cancel a sign-in that
     # one of them still waits for (its port closes). Weak: a widget the notebook dropped goes.
     shown: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)
+    # The notebook's variables, for {{ name }} placeholders on the %datasource line.
+    namespace: Callable[[], Mapping[str, object]] = field(default=dict)
 
     def show(self, widget: Any) -> Any:
         """Remember ``widget`` (a form or status view) and return it for display."""
@@ -338,7 +341,15 @@ COMMANDS: dict[str, Callable[[Context, list[str]], object]] = {
 
 
 def run_datasource_command(ctx: Context, line: str) -> object:
-    """Run one ``%datasource`` line; returns what to display. Raises ``UsageError``."""
+    """Run one ``%datasource`` line; returns what to display. Raises ``UsageError``.
+
+    ``{{ name }}`` on the line is replaced by a notebook variable, shell-quoted, so that values
+    with spaces stay one option value (``--token-url {{ provider.token_url }}``).
+    """
+    try:
+        line = fill_placeholders(line, ctx.namespace(), encode=shlex.quote)
+    except ApiCellError as exc:
+        raise UsageError(f"%datasource: {exc}") from None
     try:
         words = shlex.split(line)
     except ValueError as exc:

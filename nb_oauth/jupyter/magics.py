@@ -51,7 +51,11 @@ class NbOAuthMagics(Magics):
             from nb_oauth.jupyter.commands import Context
 
             session = self._session or default_session()
-            self._context = Context(session=session, forget_client=self.forget_client)
+            self._context = Context(
+                session=session,
+                forget_client=self.forget_client,
+                namespace=lambda: self.user_ns,
+            )
         return self._context
 
     @no_var_expand
@@ -94,6 +98,9 @@ class NbOAuthMagics(Magics):
         Each subcommand also takes --help. Without arguments: in a notebook, the datasource
         form (ipywidgets); in a terminal, this summary. In a notebook, show NAME is a status
         view with Reconnect and Disconnect buttons.
+
+        {{ name }} on the line is replaced by the notebook variable `name` (also {{ obj.attr }}),
+        shell-quoted: --token-url {{ provider.token_url }}. The line is not otherwise expanded.
         """
         from nb_oauth.jupyter.commands import run_datasource_command
 
