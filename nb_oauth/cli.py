@@ -186,7 +186,7 @@ def _demo(*, headless: bool, timeout: float) -> int:
         import httpx
 
         from .demo.story import run_story
-        from .errors import NbOAuthError
+        from .errors import NbOAuthError, first_line
     except ImportError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
@@ -196,7 +196,7 @@ def _demo(*, headless: bool, timeout: float) -> int:
         print(f"{PROG} demo: interrupted; the demo provider is stopped.", file=sys.stderr)
         return 130
     except (NbOAuthError, httpx.HTTPError, OSError) as exc:
-        print(f"{PROG} demo: error: {(str(exc).splitlines() or [repr(exc)])[0]}", file=sys.stderr)
+        print(f"{PROG} demo: error: {first_line(exc)}", file=sys.stderr)
         return 1
     return 0
 

@@ -63,6 +63,7 @@ __all__ = [
     "ClientConfigError",
     "ConfigError",
     "ConfigFileError",
+    "first_line",
     "InsufficientScope",
     "NbOAuthError",
     "NbOAuthWarning",
@@ -424,3 +425,9 @@ def authorization_error_from_response(params: Mapping[str, str]) -> Authorizatio
     error = params.get("error") or "unknown_error"
     cls = AuthorizationDenied if error == "access_denied" else AuthorizationError
     return cls(error, params.get("error_description"), error_uri=params.get("error_uri"))
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of ``error``'s message (its class name when the message is empty): what a
+    magic, a widget or the CLI shows of an error, as one line."""
+    return (str(error).splitlines() or [type(error).__name__])[0]

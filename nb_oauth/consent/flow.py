@@ -31,6 +31,7 @@ from nb_oauth.errors import (
     SignInCancelled,
     StateMismatch,
     StorageUnavailable,
+    first_line,
 )
 from nb_oauth.grants.metadata import metadata_url, promises_iss
 from nb_oauth.grants.token_requests import (
@@ -247,7 +248,7 @@ def _code_from_paste(
                 return catcher.wait(timeout=0.5)
             return request.code_from_pasted_url(pasted)
         except (IgnoredResponse, StateMismatch, CallbackTimeout) as exc:
-            prompt = f"That did not work ({_first_line(exc)}). Try again: "
+            prompt = f"That did not work ({first_line(exc)}). Try again: "
     raise StateMismatch()
 
 
@@ -345,8 +346,5 @@ def _failure_line(name: str, exc: BaseException) -> str:
         return f"Sign-in for {name} was interrupted; nothing was stored."
     if isinstance(exc, SignInCancelled):
         return f"{exc}."
-    return f"Sign-in for {name} did not complete: {_first_line(exc)}"
+    return f"Sign-in for {name} did not complete: {first_line(exc)}"
 
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0]

@@ -11,7 +11,7 @@ from IPython.core.error import UsageError
 from IPython.display import display
 
 from nb_oauth.cell import ApiCellError, ApiRequest, parse_api_cell, parse_request_line
-from nb_oauth.errors import NbOAuthError
+from nb_oauth.errors import NbOAuthError, first_line
 from nb_oauth.jupyter.commands import unknown_datasource
 from nb_oauth.jupyter.display import HttpErrorBlock, JsonDict, JsonList, TextBody
 from nb_oauth.redact import redact_text, redact_url
@@ -87,7 +87,7 @@ def _send(magics: NbOAuthMagics, name: str, request: ApiRequest) -> httpx.Respon
         )
     except NbOAuthError as exc:
         # Already one line that says what to do (reconnect, fix a setting).
-        raise UsageError(str(exc).splitlines()[0]) from None
+        raise UsageError(first_line(exc)) from None
     except httpx.HTTPError as exc:
         where = redact_url(str(exc.request.url)) if _has_request(exc) else request.url
         raise UsageError(

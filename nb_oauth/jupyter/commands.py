@@ -22,7 +22,7 @@ from IPython.core.error import UsageError
 
 from nb_oauth.cell import ApiCellError, fill_placeholders
 from nb_oauth.datasource import Datasource
-from nb_oauth.errors import NbOAuthError
+from nb_oauth.errors import NbOAuthError, first_line
 from nb_oauth.jupyter.display import DatasourceList, DatasourceStatus
 from nb_oauth.session import Session
 
@@ -370,4 +370,4 @@ def run_datasource_command(ctx: Context, line: str) -> object:
         return command(ctx, words[1:])
     except NbOAuthError as exc:
         # Library errors are already one readable line that says what to do next.
-        raise UsageError(str(exc).splitlines()[0]) from None
+        raise UsageError(first_line(exc)) from None

@@ -24,7 +24,7 @@ import ipywidgets as w
 import traitlets
 
 from nb_oauth.consent.flow import DEFAULT_TIMEOUT_S, NoRefreshToken, connect, open_in_new_tab
-from nb_oauth.errors import NbOAuthError, SignInCancelled
+from nb_oauth.errors import NbOAuthError, SignInCancelled, first_line
 from nb_oauth.jupyter.display import DatasourceStatus
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ class StatusArea(w.VBox):  # type: ignore[misc]
             outcome = "cancelled"
         except NbOAuthError as exc:
             # Errors of the wait were already shown by `finished`; the code redemption's were not.
-            if str(exc).splitlines()[0] not in self._link.value:
+            if first_line(exc) not in self._link.value:
                 self.error(str(exc))
         except BaseException:  # noqa: BLE001 - the UI boundary: there is no cell to raise into
             self.error(traceback.format_exc())
