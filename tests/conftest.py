@@ -282,3 +282,29 @@ class FileKeyring:
 @pytest.fixture
 def file_keyring(tmp_path: Path, nb_oauth_home: Path) -> FileKeyring:
     return FileKeyring(tmp_path, nb_oauth_home)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Headless Chromium (Debian's package) through Playwright, once per test session."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.chromium import CHROMIUM, MISSING, launch
+
+    assert os.path.exists(CHROMIUM), MISSING
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    """A page in a fresh browser context (no cookies or cache from another test)."""
+    context = chromium.new_context()
+    try:
+        yield context.new_page()
+    finally:
+        context.close()

@@ -10,6 +10,7 @@ import html
 import secrets
 from collections import defaultdict
 from typing import Any
+from urllib.parse import urlsplit
 
 from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -302,12 +303,18 @@ def _metadata(issuer: str) -> dict[str, object]:
 _PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
     "X-Frame-Options": "DENY",
 }
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
 
 
-def _page(title: str, body_html: str, status: int = 200) -> Response:
+def _page(
+    title: str, body_html: str, status: int = 200, *, form_target: str | None = None
+) -> Response:
+    """An HTML page with a strict CSP. ``form_target`` is the validated redirect URI a form on
+    the page ends at: browsers apply ``form-action`` to the redirects after a submission too
+    (CSP Level 3 §6.3.1, enforced by Chromium), so the consent form's 302 to the client's
+    loopback port needs that origin listed, and only that one."""
     text = (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title>"
@@ -315,7 +322,19 @@ def _page(title: str, body_html: str, status: int = 200) -> Response:
         "button{font-size:1em;padding:.4em 1.2em;margin-right:1em}</style></head>"
         f"<body><h1>{html.escape(title)}</h1>{body_html}</body></html>"
     )
-    return Response(text, status=status, mimetype="text/html", headers=_PAGE_HEADERS)
+    csp = _CSP if form_target is None else f"{_CSP} {_csp_origin(form_target)}"
+    headers = {**_PAGE_HEADERS, "Content-Security-Policy": csp}
+    return Response(text, status=status, mimetype="text/html", headers=headers)
+
+
+def _csp_origin(url: str) -> str:
+    """``scheme://host:port`` of an already validated URL, as a CSP source expression."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(
+        c in parts.netloc for c in " ;,'\""
+    ):
+        raise ValueError("not a URL a CSP source can name")
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def _consent_page(grant: Any) -> Response:
@@ -332,4 +351,5 @@ def _consent_page(grant: Any) -> Response:
         "<button type='submit' name='decision' value='deny' id='deny'>Deny</button>"
         "</form>"
     )
-    return _page("nb_oauth demo provider: grant access?", body)
+    # The request was validated before this page is shown, redirect URI included.
+    return _page("nb_oauth demo provider: grant access?", body, form_target=grant.redirect_uri)
