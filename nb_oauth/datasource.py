@@ -25,7 +25,7 @@ import dataclasses
 import ipaddress
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -79,7 +79,7 @@ class Datasource:
 
     `scopes` and `extra_origins` accept a comma- and/or space-separated string or any iterable and
     are stored as tuples; `auth_params` and `token_params` are stored as read-only mappings sorted
-    by name. Raises `ConfigError` for the first invalid field; never logs.
+    by name. Raises `ConfigError` naming every invalid field (`problems`); never logs.
     """
 
     name: str
@@ -106,45 +106,79 @@ class Datasource:
 
     def __post_init__(self) -> None:
         insecure = _flag("insecure_transport", self.insecure_transport)
-        # Checked in field order, so the first invalid field is the one reported.
-        normalized = {
-            "name": _name(self.name),
-            "grant": _grant(self.grant),
-            "token_url": _url("token_url", self.token_url, insecure, required=True),
-            "authorization_url": _url("authorization_url", self.authorization_url, insecure),
-            "client_id": _text("client_id", self.client_id),
-            "scopes": _scopes(self.scopes),
-            "token_placement": _choice("token_placement", self.token_placement, _PLACEMENTS),
-            "header_prefix": _header_prefix(self.header_prefix),
-            "query_param": _query_param(self.query_param),
-            "client_auth": _choice("client_auth", self.client_auth, _CLIENT_AUTHS),
-            "body_encoding": _choice("body_encoding", self.body_encoding, _ENCODINGS),
-            "auth_params": _params("auth_params", self.auth_params, _RESERVED_AUTH_PARAMS),
-            "token_params": _params("token_params", self.token_params, _RESERVED_TOKEN_PARAMS),
-            "base_url": _url("base_url", self.base_url, insecure),
-            "extra_origins": _origins(self.extra_origins, insecure),
-            "redirect_port": _port(self.redirect_port),
-            "refresh_leeway": _leeway(self.refresh_leeway),
-            "send_scope_on_refresh": _flag("send_scope_on_refresh", self.send_scope_on_refresh),
-            "issuer": _url("issuer", self.issuer, insecure, query=False),
-            "revocation_url": _url("revocation_url", self.revocation_url, insecure),
+        # Every field is checked, in field order, so one error can name all that are invalid.
+        checks: dict[str, Callable[[], object]] = {
+            "name": lambda: _name(self.name),
+            "grant": lambda: _grant(self.grant),
+            "token_url": lambda: _url("token_url", self.token_url, insecure, required=True),
+            "authorization_url": lambda: _url(
+                "authorization_url", self.authorization_url, insecure
+            ),
+            "client_id": lambda: _text("client_id", self.client_id),
+            "scopes": lambda: _scopes(self.scopes),
+            "token_placement": lambda: _choice(
+                "token_placement", self.token_placement, _PLACEMENTS
+            ),
+            "header_prefix": lambda: _header_prefix(self.header_prefix),
+            "query_param": lambda: _query_param(self.query_param),
+            "client_auth": lambda: _choice("client_auth", self.client_auth, _CLIENT_AUTHS),
+            "body_encoding": lambda: _choice("body_encoding", self.body_encoding, _ENCODINGS),
+            "auth_params": lambda: _params(
+                "auth_params", self.auth_params, _RESERVED_AUTH_PARAMS
+            ),
+            "token_params": lambda: _params(
+                "token_params", self.token_params, _RESERVED_TOKEN_PARAMS
+            ),
+            "base_url": lambda: _url("base_url", self.base_url, insecure),
+            "extra_origins": lambda: _origins(self.extra_origins, insecure),
+            "redirect_port": lambda: _port(self.redirect_port),
+            "refresh_leeway": lambda: _leeway(self.refresh_leeway),
+            "send_scope_on_refresh": lambda: _flag(
+                "send_scope_on_refresh", self.send_scope_on_refresh
+            ),
+            "issuer": lambda: _url("issuer", self.issuer, insecure, query=False),
+            "revocation_url": lambda: _url("revocation_url", self.revocation_url, insecure),
         }
-        for name, value in normalized.items():
-            object.__setattr__(self, name, value)  # frozen: normalizing is part of construction
-        if self.grant == "authorization_code" and self.authorization_url is None:
-            raise ConfigError(
+        problems: list[ConfigError] = []
+        for name, check in checks.items():
+            try:
+                value = check()
+            except ConfigError as exc:
+                problems.append(exc)
+            else:
+                object.__setattr__(self, name, value)  # frozen: normalizing is construction
+        problems += self._combination_problems({p.field for p in problems})
+        if problems:
+            order = [f.name for f in dataclasses.fields(self)]
+            raise ConfigError.of(sorted(problems, key=lambda p: order.index(p.field)))
+
+    def _combination_problems(self, invalid: set[str]) -> list[ConfigError]:
+        problems: list[ConfigError] = []
+        if "grant" in invalid:
+            return problems
+        if (
+            self.grant == "authorization_code"
+            and self.authorization_url is None
+            and "authorization_url" not in invalid
+        ):
+            problems.append(ConfigError(
                 "authorization_url",
                 "is required for grant='authorization_code'",
                 "set the provider's authorization endpoint (RFC 6749 §3.1), or use "
                 "grant='client_credentials'",
-            )
-        if self.grant == "client_credentials" and self.client_auth == "none":
-            raise ConfigError(
+            ))
+        if (
+            self.grant == "client_credentials"
+            and self.client_auth == "none"
+            and "client_auth" not in invalid
+        ):
+            problems.append(ConfigError(
                 "client_auth",
                 "'none' cannot be used with grant='client_credentials'",
                 "use 'basic' or 'body' and save a client secret (RFC 6749 §4.4: confidential "
                 "clients only)",
-            )
+            ))
+        return problems
 
     @property
     def scope_string(self) -> str:

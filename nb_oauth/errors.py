@@ -49,7 +49,7 @@ requests and stay plain.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from nb_oauth.redact import redact_text, redact_url
@@ -120,11 +120,35 @@ def _restore(cls: type[NbOAuthError], args: tuple[object, ...], state: dict[str,
 
 
 class ConfigError(NbOAuthError, ValueError):
-    """A datasource setting is invalid. The one-line message names the field and the fix."""
+    """A datasource setting is invalid. The one-line message names the field and the fix.
+
+    ``problems`` holds every invalid field found in one go (this error first), so a form can
+    mark them all at once; the message names the others after the first.
+    """
 
     def __init__(self, field: str, problem: str, fix: str) -> None:
         self.field = field
-        super().__init__(f"{field}: {problem}; {fix}")
+        #: This field's own message, without the others that ``problems`` lists.
+        self.detail = f"{field}: {problem}; {fix}"
+        self._others: tuple[ConfigError, ...] = ()
+        super().__init__(self.detail)
+
+    @property
+    def problems(self) -> tuple[ConfigError, ...]:
+        return (self, *self._others)
+
+    @classmethod
+    def of(cls, problems: Sequence[ConfigError]) -> ConfigError:
+        """One error for several invalid fields (in the order given; at least one)."""
+        first, *others = problems
+        if not others:
+            return first
+        combined = cls.__new__(type(first))
+        combined.__dict__.update(first.__dict__)
+        combined._others = tuple(others)
+        also = ", ".join(dict.fromkeys(problem.field for problem in others))
+        combined.args = (f"{first.args[0]} (also invalid: {also})",)
+        return combined
 
 
 class AuthorizationError(NbOAuthError):
@@ -192,9 +216,10 @@ class CallbackTimeout(NbOAuthError):
         self.timeout = timeout
         name = datasource or "NAME"
         super().__init__(
-            f"No authorization response arrived within {timeout:g} s. If the browser runs on "
-            f"another machine than the kernel (JupyterHub, SSH, containers), paste the redirected "
-            f"URL instead: %datasource connect {name} --paste"
+            f"No authorization response arrived within {timeout:g} s; connect again and approve "
+            "on the provider's page. If the browser runs on another machine than the kernel "
+            f"(JupyterHub, SSH, containers), paste the redirected address instead: %datasource "
+            f"connect {name} --paste"
         )
 
 

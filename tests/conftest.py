@@ -161,13 +161,13 @@ def ip() -> Iterator[Any]:
 class QuietView:
     """A ConsentView that shows nothing, for tests that only care about the outcome."""
 
-    def waiting(self, url: str, *, redirect_uri: str, timeout: float, paste: bool) -> None:
-        pass
-
-    def no_browser(self, datasource: str) -> None:
+    def waiting(self, sign_in: Any) -> None:
         pass
 
     def finished(self, message: str) -> None:
+        pass
+
+    def ended(self) -> None:
         pass
 
 
@@ -284,9 +284,12 @@ def file_keyring(tmp_path: Path, nb_oauth_home: Path) -> FileKeyring:
     return FileKeyring(tmp_path, nb_oauth_home)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Headless Chromium (Debian's package) through Playwright, once per test session."""
+    """Headless Chromium (Debian's package) through Playwright, once per test module.
+
+    Not once per session: while Playwright's sync API is open, its event loop counts as running
+    in the main thread, and the async tests of other modules could not start their own."""
     from playwright.sync_api import sync_playwright
 
     from tests.chromium import CHROMIUM, MISSING, launch

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -115,13 +116,21 @@ def test_quickstart_runs_top_to_bottom_in_jupyterlab_with_chromium(
         page.set_default_timeout(60_000)
         page.goto(url)
         page.wait_for_selector(".jp-Notebook .jp-Cell")
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+        # The kernel is started and connected: before that, "Run All" runs nothing.
+        page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle$")).wait_for()
 
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 
         # The kernel can open no browser here, so the user clicks the link in the output.
         link = page.get_by_role("link", name="Open the sign-in page")
+        try:
+            link.wait_for()
+        except Exception:
+            page.screenshot(path=str(root / "failed.png"), full_page=True)
+            raise AssertionError(
+                "no sign-in link; the page shows:\n" + page.inner_text(".jp-Notebook")[-3000:]
+            ) from None
         with context.expect_page() as opened:
             link.click()
         consent = opened.value

@@ -162,3 +162,16 @@ def test_approve_refuses_urls_off_loopback() -> None:
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert "only visits 127.0.0.1" in result.stderr
+
+
+def test_demo_timeout_is_said_once_and_no_browser_claim_contradicts_another() -> None:
+    # A "browser" that says it opened the page, and a user who never approves.
+    env = {**os.environ, "BROWSER": "/bin/true"}
+    result = subprocess.run(
+        [*CLI, "demo", "--timeout", "1"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert result.returncode == 1
+    both = result.stdout + result.stderr
+    assert both.count("No authorization response arrived") == 1
+    assert "No browser could be opened" not in both  # the tab did open
+    assert result.stderr.startswith("nb-oauth demo: error: ")

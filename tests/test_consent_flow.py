@@ -12,7 +12,13 @@ import httpx
 import pytest
 
 import nb_oauth
-from nb_oauth.consent.flow import ConnectResult, NoRefreshToken, connect, disconnect
+from nb_oauth.consent.flow import (
+    ConnectResult,
+    NoRefreshToken,
+    SignInLink,
+    connect,
+    disconnect,
+)
 from nb_oauth.demo import DemoProvider
 from nb_oauth.errors import AuthExpired, AuthorizationDenied, PortInUse
 from nb_oauth.session import Session
@@ -27,14 +33,14 @@ class RecordingView:
     def __init__(self) -> None:
         self.events: list[tuple[str, Any]] = []
 
-    def waiting(self, url: str, *, redirect_uri: str, timeout: float, paste: bool) -> None:
-        self.events.append(("waiting", (url, redirect_uri)))
-
-    def no_browser(self, datasource: str) -> None:
-        self.events.append(("no_browser", datasource))
+    def waiting(self, sign_in: SignInLink) -> None:
+        self.events.append(("waiting", (sign_in.url, sign_in.redirect_uri, sign_in.opened)))
 
     def finished(self, message: str) -> None:
         self.events.append(("finished", message))
+
+    def ended(self) -> None:
+        self.events.append(("ended", None))
 
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.events]
@@ -207,7 +213,8 @@ def test_no_browser_shows_the_link_offers_paste_and_keeps_waiting(
 
     connect(session, "demo", view=view, open_url=no_browser, timeout=30)
     browser.join()
-    assert view.kinds() == ["waiting", "no_browser", "finished"]
+    assert view.kinds() == ["waiting", "finished"]
+    assert view.events[0][1][2] is False  # the link says that no browser opened
     assert session.store.load_tokens("demo") is not None
 
 
@@ -305,7 +312,7 @@ def test_public_api_connect_uses_the_console_view_outside_a_kernel(
         result = nb_oauth.connect("demo", session=session, timeout=30)
     browser.join()
     out = capsys.readouterr().out
-    assert "Sign in here" in out
+    assert "Sign in in the browser tab that opened" in out
     assert "Redirect URI to register at the provider: http://127.0.0.1:" in out
     assert str(result) in out
     assert nb_oauth.disconnect("demo", session=session).revoked is True
@@ -320,7 +327,7 @@ def test_notebook_view_shows_a_new_tab_link_then_replaces_it(ip: Any) -> None:
     url = "https://as.example/authorize?client_id=c&state=s<&>"
     view = NotebookConsentView()
     with capture_output() as captured:
-        view.waiting(url, redirect_uri="http://127.0.0.1:5/callback", timeout=60, paste=False)
+        view.waiting(SignInLink("demo", url, "http://127.0.0.1:5/callback", 60, False, True))
         view.finished("Connected demo")
     shown, replaced = (output.data["text/html"] for output in captured.outputs)
     assert 'target="_blank"' in shown

@@ -96,7 +96,10 @@ def test_a_literal_secret_on_the_line_is_refused_without_echoing_it(
     # SEC-44; the last case is argparse's abbreviation trap (--client-secret-env).
     with pytest.raises(UsageError) as raised:
         ip.run_line_magic("datasource", add_line(provider) + " " + option)
-    assert "never typed on the magic line" in str(raised.value)
+    message = str(raised.value)
+    assert "never taken on the magic line" in message
+    # What it means for the user: the secret is in the cell and in the history; rotate it.
+    assert "in this cell and in IPython's history" in message and "rotate" in message
     assert "CANARY-9f3" not in str(raised.value)
     assert magics.context.session.store.names() == []
 
@@ -176,20 +179,45 @@ def test_help_is_complete(ip: Any, magics: NbOAuthMagics) -> None:
         assert word in api_help
 
 
-def test_tab_completion_offers_subcommands_then_names(ip: Any, added: NbOAuthMagics) -> None:
-    from types import SimpleNamespace
-
-    from nb_oauth.jupyter.magics import _complete
-
-    complete = _complete(added, True)
-    assert "connect" in complete(ip, SimpleNamespace(line="%datasource con"))
-    assert complete(ip, SimpleNamespace(line="%datasource show ")) == ["demo"]
+def completions_of(ip: Any, line: str) -> list[str]:
     from IPython.core.completer import provisionalcompleter
 
-    line = "%datasource show de"
     with provisionalcompleter():
-        matches = [c.text for c in ip.Completer.completions(line, len(line))]
-    assert "demo" in matches
+        return [c.text for c in ip.Completer.completions(line, len(line))]
+
+
+def test_tab_completion_offers_subcommands_options_then_names(
+    ip: Any, added: NbOAuthMagics
+) -> None:
+    # Nothing typed yet: the subcommands, and no Python keywords before them.
+    assert completions_of(ip, "%datasource ") == [
+        "add", "connect", "disconnect", "edit", "list", "remove", "show", "use"
+    ]
+    assert completions_of(ip, "%datasource con") == ["connect"]
+    assert completions_of(ip, "%datasource show ") == ["demo"]
+    assert completions_of(ip, "%datasource show de") == ["demo"]
+    assert completions_of(ip, "%datasource add x --tok") == [
+        "--token-param", "--token-placement", "--token-url"
+    ]
+    assert completions_of(ip, "%datasource connect demo --pa") == ["--paste"]
+    assert completions_of(ip, "%api ") == ["demo"]
+    assert completions_of(ip, "%%api demo --res") == ["--response"]
+
+
+def test_reloading_adds_nothing_twice_and_unloading_removes_what_loading_added(
+    ip: Any, clock: FakeClock
+) -> None:
+    before = list(ip.Completer.custom_matchers)
+    load(ip, session=Session(now=clock))
+    load(ip, session=Session(now=clock))  # %reload_ext
+    added = [m for m in ip.Completer.custom_matchers if m not in before]
+    assert len(added) == 1
+    assert ip.find_line_magic("datasource") is not None
+
+    unload(ip)
+    assert ip.Completer.custom_matchers == before
+    assert ip.find_line_magic("datasource") is None
+    assert ip.find_cell_magic("api") is None and ip.find_line_magic("api") is None
 
 
 # -- %%api -----------------------------------------------------------------------------------------
@@ -399,3 +427,115 @@ def test_datasource_line_takes_placeholders_from_the_notebook(
     assert ds.scopes == ("profile", "items:read")
     with pytest.raises(UsageError, match="no variable named 'nope'"):
         ip.run_line_magic("datasource", "show {{ nope }}")
+
+
+# -- what a user sees: one line, never a traceback ---------------------------------------------
+
+
+def as_user(ip: Any, cell: str) -> str:
+    """Run ``cell`` as a Jupyter kernel does (errors are shown, not raised) and return all that
+    the user would see: stdout, stderr and displayed data."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    with capture_output() as captured:
+        InteractiveShell.run_cell(ip, cell)
+    return captured.stdout + captured.stderr + "".join(str(o.data) for o in captured.outputs)
+
+
+def test_api_on_a_datasource_without_base_url_is_one_line(
+    ip: Any, magics: NbOAuthMagics, provider: DemoProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEMO_SECRET", SECRET)
+    line = add_line(provider).replace(f'--base-url "{provider.api_url}"', "")
+    added = as_user(ip, f"%datasource {line}")
+    # Saving says at once that calls need a base URL, and how to set it.
+    assert "has no base URL" in added and "%datasource edit demo --base-url URL" in added
+
+    shown = as_user(ip, f"%%api demo\nGET {provider.api_url}/api/me")
+    assert "Traceback" not in shown
+    assert "UsageError: %%api: demo has no base_url" in shown
+    assert "%datasource edit demo --base-url URL" in shown
+
+
+def test_interrupting_a_waiting_connect_is_one_line_and_closes_the_port(
+    ip: Any, added: NbOAuthMagics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import _thread
+    import socket
+    import threading
+    from urllib.parse import parse_qs, urlsplit
+
+    opened: list[str] = []
+
+    def open_then_interrupt(url: str, new: int = 0, autoraise: bool = True) -> bool:
+        opened.append(url)
+        # The user presses "interrupt the kernel" while the sign-in waits.
+        threading.Timer(0.3, _thread.interrupt_main).start()
+        return True
+
+    monkeypatch.setattr("webbrowser.open", open_then_interrupt)
+    shown = as_user(ip, "%datasource connect demo --timeout 30")
+
+    assert "Sign-in for demo was interrupted; nothing was stored" in shown
+    assert "Traceback" not in shown and "KeyboardInterrupt" not in shown
+    assert shown.count("was interrupted") == 1
+    redirect = urlsplit(parse_qs(urlsplit(opened[0]).query)["redirect_uri"][0])
+    with socket.socket() as probe:
+        assert probe.connect_ex((redirect.hostname, redirect.port)) != 0
+    assert added.context.session.store.load_tokens("demo") is None
+
+
+def test_a_timeout_is_reported_once(
+    ip: Any, added: NbOAuthMagics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("webbrowser.open", lambda url, new=0, autoraise=True: True)
+    shown = as_user(ip, "%datasource connect demo --timeout 0.2")
+    assert shown.count("No authorization response arrived") == 1
+    assert "Traceback" not in shown
+
+
+def test_add_checks_the_keyring_before_asking_for_the_secret(
+    ip: Any, provider: DemoProvider, clock: FakeClock, nb_oauth_home: Any
+) -> None:
+    import keyring.backends.fail
+
+    from nb_oauth.store.keyring_store import KeyringStore
+
+    store = KeyringStore(backend=keyring.backends.fail.Keyring())
+    magics = load(ip, session=Session(store, now=clock))
+    prompts: list[str] = []
+    magics.context.prompt_secret = lambda prompt: prompts.append(prompt) or "typed-for-nothing"
+    line = add_line(provider).replace(' --client-secret-env "DEMO_SECRET"', "")
+    with pytest.raises(UsageError, match="keyring"):
+        ip.run_line_magic("datasource", line)
+    assert prompts == []  # refused before the user typed the secret
+    unload(ip)
+
+
+def test_saving_says_where_the_secret_is_kept(
+    ip: Any, added: NbOAuthMagics, capsys: Any
+) -> None:
+    ip.run_line_magic("datasource", "show demo")
+    shown = str(ip.run_line_magic("datasource", "show demo"))
+    assert "client secret" in shown and "stored in this kernel's memory" in shown
+
+
+def test_insufficient_scope_is_the_same_error_block_as_other_statuses(
+    ip: Any, added: NbOAuthMagics, provider: DemoProvider, browser: BrowserRobot,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("webbrowser.open", lambda url, new=0, autoraise=True: browser(url))
+    ip.run_line_magic("datasource", add_line(provider, "reader", **{"--scopes": "items:read"}))
+    ip.run_line_magic("datasource", "connect reader --timeout 30")
+    browser.join()
+    # Granted items:read only; POST needs items:write.
+    with capture_output() as captured:
+        value = ip.run_cell_magic(
+            "api", "reader", 'POST /api/items\nContent-Type: application/json\n\n{"name": "x"}'
+        )
+    assert value is None
+    (shown,) = captured.outputs
+    text = shown.data["text/plain"]
+    assert text.startswith("HTTP 403 Forbidden") and "POST" in text
+    assert "insufficient_scope" in text
+    assert "border-left" in shown.data["text/html"]  # the look of every other HTTP error

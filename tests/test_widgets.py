@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +21,7 @@ from ipywidgets.widgets.widget import _instances
 from nb_oauth.demo import DemoProvider
 from nb_oauth.jupyter.magics import NbOAuthMagics, load, unload
 from nb_oauth.jupyter.widgets import DatasourceForm, DatasourceStatusView, KeyValueRows
+from nb_oauth.jupyter.widgets.fields import FIELDS
 from nb_oauth.session import Session
 from tests.conftest import BrowserRobot, FakeClock
 
@@ -83,6 +85,15 @@ class HoldingBrowser:
         return True if len(self.urls) == 1 else self.then(url)
 
 
+def wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
+    """Wait for the sign-in thread to reach a state (it shows the link after opening a tab)."""
+    done = threading.Event()
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the sign-in thread never got there"
+        done.wait(0.01)
+
+
 def redirect_uri_of(url: str) -> str:
     return parse_qs(urlsplit(url).query)["redirect_uri"][0]
 
@@ -90,7 +101,7 @@ def redirect_uri_of(url: str) -> str:
 # -- the form --------------------------------------------------------------------------------------
 
 
-def test_save_stores_every_field_and_the_secret_in_the_keyring(
+def test_save_stores_every_field_and_the_secret(
     session: Session, provider: DemoProvider
 ) -> None:
     form = DatasourceForm(session)
@@ -108,7 +119,7 @@ def test_save_stores_every_field_and_the_secret_in_the_keyring(
     assert session.store.load_secret("demo").reveal() == "s3cret"  # type: ignore[union-attr]
     assert form._input("client_secret").value == ""
     assert form.datasource == ds
-    assert "Saved demo (client secret in the keyring)." in text_of(form)
+    assert "Saved demo; its client secret is kept in this kernel's memory." in text_of(form)
     assert form._input("name").disabled  # now editing what was saved
     assert not form._save.disabled
 
@@ -261,7 +272,8 @@ def test_a_second_click_while_waiting_cancels_the_first_sign_in(
     fill(form, provider)
     form._authorize.click()
     assert holding.opened.wait(10)
-    assert "href" in form.status._link.value and "left" in form.status._countdown.value
+    wait_until(lambda: "href" in form.status._link.value)
+    assert "left" in form.status._countdown.value
 
     form._authorize.click()  # the user closed the tab and asks again
     form.status.join(30)
@@ -282,10 +294,13 @@ def test_cancel_ends_the_wait_closes_the_port_and_stores_nothing(
     fill(form, provider)
     form._authorize.click()
     assert holding.opened.wait(10)
+    wait_until(lambda: "href" in form.status._link.value)
     form.status._cancel.click()
 
     assert form.status.consent == "cancelled"
-    assert "cancelled; nothing was stored" in form.status._link.value
+    assert "cancelled; nothing was stored" in text_of(form)
+    assert "href" not in form.status._link.value  # the link and the countdown are gone
+    assert form.status._waiting.layout.display == "none"
     assert port_is_closed(redirect_uri_of(holding.urls[0]))
     assert session.store.load_tokens("demo") is None
 
@@ -409,3 +424,98 @@ def test_unloading_the_extension_cancels_a_waiting_sign_in(
 
     assert form.status.consent == "cancelled"
     assert port_is_closed(redirect_uri_of(holding.urls[0]))
+
+
+# -- what the form and the views say -------------------------------------------------------------
+
+
+def test_every_invalid_field_is_reported_at_once_in_the_forms_order(
+    session: Session, provider: DemoProvider
+) -> None:
+    form = DatasourceForm(session)
+    # Three mistakes, one of them under "More settings", plus a client-credentials secret.
+    fill(form, provider, grant="client_credentials", token_url="ftp://x", client_id="",
+         client_secret="", issuer="https://as.example/?q=1")
+    form._save.click()
+
+    marked = [spec.name for spec in FIELDS if form.field_error(spec.name)]
+    assert set(marked) == {"token_url", "client_id", "client_secret", "issuer"}
+    errors = [line for line in text_of(form).splitlines() if line.startswith("Not saved: ")]
+    assert [line.split(":")[1].strip() for line in errors] == marked  # the form's own order
+    assert session.names() == []
+
+
+@pytest.mark.parametrize(("kind", "where"), [
+    ("memory", "this kernel's memory"),
+    ("keyring", "the system keyring"),
+])
+def test_the_saved_message_says_where_the_secret_is_kept(
+    clock: FakeClock, provider: DemoProvider, kind: str, where: str, request: Any
+) -> None:
+    if kind == "keyring":
+        request.getfixturevalue("memory_keyring")
+        request.getfixturevalue("nb_oauth_home")
+        from nb_oauth.store.keyring_store import KeyringStore
+
+        session = Session(KeyringStore(), now=clock)
+    else:
+        session = Session(now=clock)
+    form = DatasourceForm(session)
+    fill(form, provider, base_url="")
+    form._save.click()
+    shown = text_of(form)
+    assert f"Saved demo; its client secret is kept in {where}." in shown
+    # No base URL: the form says now that API calls need one, not at the first call.
+    assert "has no base URL" in shown
+
+
+def test_the_sign_in_link_looks_like_a_link_and_the_no_browser_note_goes_with_it(
+    session: Session, provider: DemoProvider, browser: BrowserRobot
+) -> None:
+    shown: list[str] = []
+
+    def no_browser(url: str) -> bool:
+        browser(url)  # the user clicks the link by hand
+        return False
+
+    form = DatasourceForm(session, open_url=no_browser, timeout=30)
+    fill(form, provider)
+    form.status.observe(lambda change: shown.append(change["new"]), names="consent")
+    link_values: list[str] = []
+    form.status._link.observe(lambda change: link_values.append(change["new"]), names="value")
+    form._authorize.click()
+    form.status.join(30)
+    browser.join()
+
+    link = next(value for value in link_values if "href" in value)
+    assert "color:var(--jp-content-link-color" in link and "text-decoration:underline" in link
+    assert "could not open a browser" in link
+    assert form.status.consent == "connected"
+    final = form.status._link.value + text_of(form)
+    assert "could not open a browser" not in final  # replaced with the outcome
+
+
+def test_the_notebook_link_and_its_no_browser_note_are_replaced_together(ip: Any) -> None:
+    from IPython.utils.capture import capture_output
+
+    from nb_oauth.consent.flow import SignInLink
+    from nb_oauth.jupyter.display import NotebookConsentView
+
+    view = NotebookConsentView()
+    with capture_output() as captured:
+        view.waiting(SignInLink("demo", "https://as.example/a", "http://127.0.0.1:5/callback",
+                                60, False, False))
+        view.ended()
+    assert captured.stdout == ""  # nothing printed beside the replaceable display
+    shown, replaced = (output.data["text/html"] for output in captured.outputs)
+    assert "could not open a browser" in shown and "%datasource connect demo --paste" in shown
+    assert replaced == ""
+
+
+def test_the_demo_providers_repr_keeps_its_urls_apart_from_punctuation(
+    provider: DemoProvider,
+) -> None:
+    text = repr(provider)
+    for url in (provider.issuer, provider.api_url):
+        assert f" {url} " in text  # a front end's autolinker takes exactly the URL
+    assert f"href='{provider.api_url}'" in provider._repr_html_()

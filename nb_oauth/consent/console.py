@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from nb_oauth.consent.flow import SignInLink
 
 __all__ = ["ConsoleView"]
 
 
 class ConsoleView:
-    """Prints the sign-in link and the outcome (see ``nb_oauth.consent.flow.ConsentView``)."""
+    """Prints the sign-in link and the outcome (see ``nb_oauth.consent.flow.ConsentView``).
+
+    A terminal cannot take lines back, so a failure prints nothing here: the caller reports it.
+    """
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
@@ -17,20 +23,28 @@ class ConsoleView:
     def _print(self, text: str) -> None:
         print(text, file=self._stream or sys.stdout, flush=True)
 
-    def waiting(self, url: str, *, redirect_uri: str, timeout: float, paste: bool) -> None:
-        how = "paste the address it redirects to" if paste else f"waiting up to {timeout:g} s"
-        self._print(f"Sign in here (a browser tab should open; {how}):\n  {url}")
+    def waiting(self, sign_in: SignInLink) -> None:
+        if sign_in.opened:
+            self._print("Sign in in the browser tab that opened (or open this link):")
+        else:
+            self._print("No browser could be opened here: open this link to sign in:")
+        self._print(f"  {sign_in.url}")
+        if sign_in.paste:
+            self._print("Then paste the address the browser is sent to.")
+        else:
+            self._print(f"Waiting up to {sign_in.timeout:g} s for the sign-in.")
+            if not sign_in.opened:
+                self._print(
+                    "If your browser runs on another machine than this kernel, interrupt and run "
+                    f"nb_oauth.connect({sign_in.datasource!r}, paste=True) instead."
+                )
         self._print(
-            f"Redirect URI to register at the provider: {redirect_uri} (RFC 8252 loopback: any "
-            "port is accepted by compliant providers; set redirect_port for those that are not)"
-        )
-
-    def no_browser(self, datasource: str) -> None:
-        self._print(
-            "No browser could be opened here: open the link above yourself. If your browser runs "
-            f"on another machine than this kernel, interrupt and run "
-            f"nb_oauth.connect({datasource!r}, paste=True) instead."
+            f"Redirect URI to register at the provider: {sign_in.redirect_uri} (RFC 8252 loopback: "
+            "any port is accepted by compliant providers; set redirect_port for those that are not)"
         )
 
     def finished(self, message: str) -> None:
         self._print(message)
+
+    def ended(self) -> None:
+        pass

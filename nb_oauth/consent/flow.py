@@ -28,7 +28,6 @@ from nb_oauth.errors import (
     CallbackTimeout,
     NbOAuthError,
     NbOAuthWarning,
-    SignInCancelled,
     StateMismatch,
     StorageUnavailable,
     first_line,
@@ -51,6 +50,7 @@ __all__ = [
     "ConsentView",
     "DisconnectResult",
     "NoRefreshToken",
+    "SignInLink",
     "connect",
     "disconnect",
     "open_in_new_tab",
@@ -66,14 +66,29 @@ class NoRefreshToken(NbOAuthWarning):
 class ConsentView(Protocol):
     """What the user sees during a sign-in (a terminal, a notebook cell, a widget)."""
 
-    def waiting(self, url: str, *, redirect_uri: str, timeout: float, paste: bool) -> None:
-        """The sign-in URL is ready: show it as a link, with how long the wait lasts."""
-
-    def no_browser(self, datasource: str) -> None:
-        """No browser could be opened here: the user must open the link, or paste (SEC-12)."""
+    def waiting(self, sign_in: SignInLink) -> None:
+        """The sign-in URL is ready: show it as a link, with how long the wait lasts and, when
+        no browser could be opened here, that the user must open it (SEC-12)."""
 
     def finished(self, message: str) -> None:
-        """The wait is over (success or not): replace the link with ``message`` (SEC-12)."""
+        """The sign-in succeeded: replace the link with ``message`` (SEC-12)."""
+
+    def ended(self) -> None:
+        """The sign-in failed or was cancelled: take the link away and show nothing else; the
+        caller reports why, once (the exception it gets)."""
+
+
+@dataclass(frozen=True)
+class SignInLink:
+    """What a :class:`ConsentView` shows while a sign-in waits for the browser."""
+
+    datasource: str
+    url: str
+    redirect_uri: str
+    timeout: float
+    paste: bool
+    #: False when the kernel could open no browser: the user must open the link.
+    opened: bool
 
 
 def open_in_new_tab(url: str) -> bool:
@@ -171,19 +186,24 @@ def connect(
     with LoopbackCatcher(ds.redirect_port) as catcher:
         request = AuthorizationRequest(ds, catcher.redirect_uri, require_iss=require_iss)
         catcher.expect(request)
-        view.waiting(request.url, redirect_uri=request.redirect_uri, timeout=timeout, paste=paste)
-        if open_browser and not open_url(request.url):
-            view.no_browser(name)
+        opened = open_browser and open_url(request.url)
+        view.waiting(
+            SignInLink(name, request.url, request.redirect_uri, timeout, paste, opened)
+        )
         try:
             if paste:
                 code = _code_from_paste(request, catcher, read_redirect)
             else:
                 code = catcher.wait(timeout, cancel=cancel)
-        except BaseException as exc:
-            view.finished(_failure_line(name, exc))
+        except BaseException:
+            view.ended()
             raise
-    tokens = _redeem(ds.name, request, client_secret, code, session.now())
-    _store_tokens(session, name, tokens)
+    try:
+        tokens = _redeem(ds.name, request, client_secret, code, session.now())
+        _store_tokens(session, name, tokens)
+    except BaseException:
+        view.ended()
+        raise
     result = ConnectResult(
         datasource=name,
         expires_in=tokens.expires_in(session.now()),
@@ -339,12 +359,3 @@ def _no_refresh_token_advice(name: str) -> str:
         "issue one only when asked: add the 'offline_access' scope (OpenID Connect, Microsoft, "
         "Okta, Auth0), or auth_params access_type=offline and prompt=consent (Google)"
     )
-
-
-def _failure_line(name: str, exc: BaseException) -> str:
-    if isinstance(exc, KeyboardInterrupt):
-        return f"Sign-in for {name} was interrupted; nothing was stored."
-    if isinstance(exc, SignInCancelled):
-        return f"{exc}."
-    return f"Sign-in for {name} did not complete: {first_line(exc)}"
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 import socket
@@ -177,8 +178,21 @@ class DemoProvider:
             self._store.counters.clear()
 
     def __repr__(self) -> str:
-        state = f"issuer={self.issuer!r} api_url={self.api_url!r}" if self._servers else "stopped"
+        # Each URL stands between spaces, with no quote or bracket touching it: front ends that
+        # turn URLs in text into links (JupyterLab) would take a closing quote into the link.
+        state = f"issuer {self.issuer} API {self.api_url} " if self._servers else "stopped"
         return f"<DemoProvider {state}>"
+
+    def _repr_html_(self) -> str:
+        if not self._servers:
+            return "<b>DemoProvider</b> (stopped)"
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{label}</th><td style='text-align:left'>"
+            f"<a href='{html.escape(url, quote=True)}' target='_blank'>{html.escape(url)}</a>"
+            "</td></tr>"
+            for label, url in (("issuer", self.issuer), ("API", self.api_url))
+        )
+        return f"<b>DemoProvider</b> (running)<table>{rows}</table>"
 
 
 def _listen(port: int) -> socket.socket:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from nb_oauth.consent.console import ConsoleView
-from nb_oauth.consent.flow import connect, disconnect, open_in_new_tab
+from nb_oauth.consent.flow import SignInLink, connect, disconnect, open_in_new_tab
 from nb_oauth.datasource import Datasource
 from nb_oauth.demo.browser import approve
 from nb_oauth.demo.provider import DemoProvider
@@ -62,11 +61,10 @@ def run_story(*, headless: bool, timeout: float, say: Callable[[str], None] = pr
         )
 
         say("[3/6] Consent: " + ("a stand-in browser approves" if headless else "your browser"))
-        view = ConsoleView()
         result = connect(
             session,
             "demo",
-            view=view,
+            view=_StoryView(say),
             timeout=timeout,
             open_url=_headless_tab if headless else _browser_or_headless(say),
         )
@@ -114,3 +112,20 @@ def _browser_or_headless(say: Callable[[str], None]) -> Callable[[str], bool]:
         return _headless_tab(url)
 
     return open_url
+
+
+class _StoryView:
+    """The consent view of the story: by the time it is called, ``open_url`` has already said
+    which browser has the consent page, so it only adds the link and the outcome."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self._say = say
+
+    def waiting(self, sign_in: SignInLink) -> None:
+        self._say(f"      Consent page (waiting up to {sign_in.timeout:g} s): {sign_in.url}")
+
+    def finished(self, message: str) -> None:
+        self._say(f"      {message}")
+
+    def ended(self) -> None:
+        pass  # the CLI reports the error, once

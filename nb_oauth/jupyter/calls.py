@@ -11,7 +11,7 @@ from IPython.core.error import UsageError
 from IPython.display import display
 
 from nb_oauth.cell import ApiCellError, ApiRequest, parse_api_cell, parse_request_line
-from nb_oauth.errors import NbOAuthError, first_line
+from nb_oauth.errors import InsufficientScope, NbOAuthError, first_line
 from nb_oauth.jupyter.commands import unknown_datasource
 from nb_oauth.jupyter.display import HttpErrorBlock, JsonDict, JsonList, TextBody
 from nb_oauth.redact import redact_text, redact_url
@@ -47,9 +47,12 @@ def run_api_magic(magics: NbOAuthMagics, line: str, cell: str | None) -> object:
     except ApiCellError as exc:
         raise UsageError(f"%%api: {exc}") from None
     response = _send(magics, name, request)
-    if response.is_error:
+    if isinstance(response, HttpErrorBlock):
+        display(response)
+        value: object = None
+    elif response.is_error:
         display(_error_block(response, session.datasource(name).query_param))
-        value: object = response if want_response else None
+        value = response if want_response else None
     else:
         value = response if want_response else _body(response)
     if output is not None:
@@ -71,7 +74,17 @@ def _default_name(magics: NbOAuthMagics) -> str:
     )
 
 
-def _send(magics: NbOAuthMagics, name: str, request: ApiRequest) -> httpx.Response:
+def _send(
+    magics: NbOAuthMagics, name: str, request: ApiRequest
+) -> httpx.Response | HttpErrorBlock:
+    """Send ``request``; an API's refusal for missing scopes comes back as the same error block
+    as any other 4xx, everything else that goes wrong as one ``UsageError`` line."""
+    datasource = magics.context.session.datasource(name)
+    if not datasource.resource_origins:
+        raise UsageError(
+            f"%%api: {name} has no base_url, so nb_oauth does not know where its token may be "
+            f"sent; set the API's root with %datasource edit {name} --base-url URL"
+        )
     client = magics.client(name)
     if request.url.startswith("/") and client.base_url == httpx.URL(""):
         raise UsageError(
@@ -85,23 +98,31 @@ def _send(magics: NbOAuthMagics, name: str, request: ApiRequest) -> httpx.Respon
             headers=list(request.headers),
             content=request.body.encode() if request.body is not None else None,
         )
+    except InsufficientScope as exc:
+        return HttpErrorBlock(
+            method=request.method,
+            status_code=exc.status_code or 403,
+            reason=httpx.codes.get_reason_phrase(exc.status_code or 403),
+            url=_url_of(exc, request.url),
+            excerpt=first_line(exc),
+        )
     except NbOAuthError as exc:
         # Already one line that says what to do (reconnect, fix a setting).
         raise UsageError(first_line(exc)) from None
     except httpx.HTTPError as exc:
-        where = redact_url(str(exc.request.url)) if _has_request(exc) else request.url
+        where = _url_of(exc, request.url)
         raise UsageError(
             f"%%api: {request.method} {where} failed: {type(exc).__name__}: "
             f"{redact_text(str(exc), limit=200)}"
         ) from None
 
 
-def _has_request(exc: httpx.HTTPError) -> bool:
+def _url_of(exc: Exception, fallback: str) -> str:
+    """The redacted URL of the request that failed (the cell's URL when httpx has none)."""
     try:
-        exc.request  # noqa: B018 - httpx raises RuntimeError when there is none
-    except RuntimeError:
-        return False
-    return True
+        return redact_url(str(exc.request.url)) if isinstance(exc, httpx.HTTPError) else fallback
+    except RuntimeError:  # httpx raises it for an error without a request
+        return fallback
 
 
 def _body(response: httpx.Response) -> object:

@@ -23,10 +23,10 @@ from IPython.core.error import UsageError
 from nb_oauth.cell import ApiCellError, fill_placeholders
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import NbOAuthError, first_line
-from nb_oauth.jupyter.display import DatasourceList, DatasourceStatus
+from nb_oauth.jupyter.display import DatasourceList, DatasourceStatus, missing_base_url_hint
 from nb_oauth.session import Session
 
-__all__ = ["COMMANDS", "Context", "run_datasource_command", "USAGE"]
+__all__ = ["COMMANDS", "Context", "completions", "run_datasource_command", "USAGE"]
 
 USAGE = """\
 %datasource                                                 the form (in a notebook)
@@ -147,9 +147,10 @@ def _refuse_literal_secret(words: Sequence[str]) -> None:
         flag = word.split("=", 1)[0]
         if flag.startswith("--client-secret") and flag != "--client-secret-env":
             raise UsageError(
-                "%datasource: the client secret is never typed on the magic line (it would be "
-                "saved in the notebook and in IPython's history); leave it out to be prompted, "
-                "or use --client-secret-env VAR"
+                "%datasource: a client secret is never taken on the magic line. If you typed one "
+                "here, it is now in this cell and in IPython's history: delete it from the cell "
+                "and have the provider issue a new one (rotate it). Then leave the option out to "
+                "be prompted, or use --client-secret-env VAR"
             )
 
 
@@ -218,11 +219,20 @@ def _add(ctx: Context, words: list[str]) -> object:
             f"or remove it first with %datasource remove {args.name}"
         )
     ds = _build(lambda: Datasource(name=args.name, **fields))
+    if not args.session_only:
+        ctx.session.store.check_writable(ds.name)  # before the user types a secret for nothing
     secret = _read_secret(ctx, args, needed=ds.client_auth != "none")
     ctx.session.save(ds, client_secret=secret, session_only=args.session_only)
     if args.session_only:
         print(f"{ds.name} lives in this kernel's memory only: after a restart, add it again.")
+    _hint(ds)
     return DatasourceStatus.of(ctx.session, ds.name)
+
+
+def _hint(ds: Datasource) -> None:
+    hint = missing_base_url_hint(ds)
+    if hint:
+        print(hint)
 
 
 def _edit(ctx: Context, words: list[str]) -> object:
@@ -235,9 +245,12 @@ def _edit(ctx: Context, words: list[str]) -> object:
     args = _field_parser("%datasource edit", editing=True).parse_args(words)
     current = _existing(ctx, args.name)
     ds = _build(lambda: current.replace(**_fields(args)))
+    if args.new_client_secret:
+        ctx.session.store.check_writable(ds.name)
     secret = _read_secret(ctx, args, needed=args.new_client_secret)
     ctx.forget_client(ds.name)
     ctx.session.save(ds, client_secret=secret)
+    _hint(ds)
     return DatasourceStatus.of(ctx.session, ds.name)
 
 
@@ -256,22 +269,34 @@ def _show(ctx: Context, words: list[str]) -> object:
     return DatasourceStatus.of(ctx.session, args.name)
 
 
-def _connect(ctx: Context, words: list[str]) -> object:
+def _connect_parser() -> _Parser:
     parser = _name_parser("%datasource connect")
     parser.add_argument("--paste", action="store_true", help="paste the redirected URL")
     parser.add_argument("--no-browser", action="store_true", help="only show the link")
     parser.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS")
-    args = parser.parse_args(words)
+    return parser
+
+
+def _connect(ctx: Context, words: list[str]) -> object:
+    args = _connect_parser().parse_args(words)
     _existing(ctx, args.name)
     from nb_oauth.api import connect
 
-    result = connect(
-        args.name,
-        paste=args.paste,
-        open_browser=not args.no_browser,
-        timeout=args.timeout,
-        session=ctx.session,
-    )
+    try:
+        result = connect(
+            args.name,
+            paste=args.paste,
+            open_browser=not args.no_browser,
+            timeout=args.timeout,
+            session=ctx.session,
+        )
+    except KeyboardInterrupt:
+        # The user did what the link said (interrupt): an answer, not a crash. Still an error,
+        # so "Run All" stops here instead of calling an API that is not connected.
+        raise UsageError(
+            f"Sign-in for {args.name} was interrupted; nothing was stored. Run %datasource "
+            f"connect {args.name} again when ready"
+        ) from None
     return DatasourceStatus.of(ctx.session, result.datasource)
 
 
@@ -338,6 +363,37 @@ COMMANDS: dict[str, Callable[[Context, list[str]], object]] = {
     "show": _show,
     "use": _use,
 }
+
+
+#: What takes a datasource name as its first argument, for completion.
+_TAKES_NAME = {"connect", "disconnect", "edit", "remove", "show", "use"}
+
+
+def completions(session: Session, words: Sequence[str], fragment: str) -> list[str]:
+    """What ``%datasource`` can complete: ``words`` are the finished words after the magic's
+    name, ``fragment`` the word being typed. Subcommands first, then option names (``--``)
+    and datasource names."""
+    if not words:
+        choices: Sequence[str] = sorted(COMMANDS)
+    elif fragment.startswith("-"):
+        choices = _option_names(words[0])
+    elif words[0] in _TAKES_NAME and len(words) == 1:
+        choices = session.names()
+    else:
+        choices = []
+    return [choice for choice in choices if choice.startswith(fragment)]
+
+
+def _option_names(command: str) -> list[str]:
+    if command in ("add", "edit"):
+        parser = _field_parser(f"%datasource {command}", editing=command == "edit")
+    elif command == "connect":
+        parser = _connect_parser()
+    elif command in COMMANDS:
+        parser = _Parser(f"%datasource {command}")
+    else:
+        return []
+    return sorted(flag for flag in parser._option_string_actions if flag.startswith("--"))
 
 
 def run_datasource_command(ctx: Context, line: str) -> object:

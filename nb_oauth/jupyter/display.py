@@ -15,6 +15,8 @@ from IPython.display import HTML, DisplayHandle, display
 from nb_oauth.tokens import human_duration
 
 if TYPE_CHECKING:
+    from nb_oauth.consent.flow import SignInLink
+    from nb_oauth.datasource import Datasource
     from nb_oauth.session import Session
 
 __all__ = [
@@ -23,8 +25,10 @@ __all__ = [
     "HttpErrorBlock",
     "JsonDict",
     "JsonList",
+    "missing_base_url_hint",
     "NotebookConsentView",
     "notebook_view",
+    "sign_in_html",
     "TextBody",
 ]
 
@@ -39,7 +43,8 @@ def notebook_view() -> NotebookConsentView | None:
 
 class NotebookConsentView:
     """Shows the sign-in link (``target="_blank"``: a new tab, SPEC section 2) in the cell output
-    and replaces it with the outcome, so the saved notebook keeps no sign-in URL (SEC-12)."""
+    and replaces it with the outcome, so the saved notebook keeps no sign-in URL (SEC-12). A
+    failure empties it: the magic or the caller reports the error, once."""
 
     def __init__(self) -> None:
         self._handle: DisplayHandle | None = None
@@ -50,26 +55,57 @@ class NotebookConsentView:
         else:
             self._handle.update(HTML(markup))
 
-    def waiting(self, url: str, *, redirect_uri: str, timeout: float, paste: bool) -> None:
-        how = "then paste the address it redirects to" if paste else f"waiting up to {timeout:g} s"
-        self._show(
-            f'<a href="{html.escape(url, quote=True)}" target="_blank" '
-            'rel="noopener noreferrer"><b>Open the sign-in page</b></a> '
-            f"({html.escape(how)})<br><small>Redirect URI to register at the provider: "
-            f"<code>{html.escape(redirect_uri)}</code> (any loopback port, RFC 8252)</small>"
-        )
-
-    def no_browser(self, datasource: str) -> None:
-        print(
-            "No browser could be opened by the kernel: click the link above. If the kernel runs "
-            f"on another machine, interrupt and run nb_oauth.connect({datasource!r}, paste=True)."
-        )
+    def waiting(self, sign_in: SignInLink) -> None:
+        self._show(sign_in_html(sign_in))
 
     def finished(self, message: str) -> None:
         self._show(f"<span>{html.escape(message)}</span>")
 
+    def ended(self) -> None:
+        self._show("")
+
+
+#: Links in widget HTML are not styled as links by JupyterLab (only rendered outputs are), so
+#: the sign-in link carries the theme's link colour itself.
+_LINK_STYLE = "color:var(--jp-content-link-color,#1976d2);text-decoration:underline"
+
+
+def sign_in_html(sign_in: SignInLink) -> str:
+    """The sign-in link, how long the wait lasts, and what to do when no browser opened."""
+    if sign_in.paste:
+        how = "then paste the address it redirects to"
+    else:
+        how = f"waiting up to {sign_in.timeout:g} s"
+    markup = (
+        f'<a href="{html.escape(sign_in.url, quote=True)}" target="_blank" '
+        f'rel="noopener noreferrer" style="{_LINK_STYLE}"><b>Open the sign-in page</b></a> '
+        f"({html.escape(how)})"
+    )
+    if not sign_in.opened:
+        markup += "<br>The kernel could not open a browser: click the link."
+        if not sign_in.paste:
+            markup += (
+                " If the kernel runs on another machine, interrupt and run "
+                f"<code>%datasource connect {html.escape(sign_in.datasource)} --paste</code>."
+            )
+    return markup + (
+        "<br><small>Redirect URI to register at the provider: "
+        f"<code>{html.escape(sign_in.redirect_uri)}</code> (any loopback port, RFC 8252)</small>"
+    )
+
 
 # -- datasource status (%datasource show / add / edit / connect) --------------------------------
+
+
+def missing_base_url_hint(ds: Datasource) -> str | None:
+    """Said after saving a datasource that API calls cannot use yet, else ``None``."""
+    if ds.resource_origins:
+        return None
+    return (
+        f"{ds.name} has no base URL, so API calls cannot use it yet (its token is only ever sent "
+        f"there): set the API's root with %datasource edit {ds.name} --base-url URL"
+    )
+
 
 _SECRET_FREE_FIELDS = (
     "grant",
@@ -106,6 +142,7 @@ class DatasourceStatus:
     granted_scopes: tuple[str, ...]
     has_refresh_token: bool
     has_client_secret: bool
+    secret_location: str
     redirect_uri: str | None
 
     @classmethod
@@ -130,6 +167,7 @@ class DatasourceStatus:
             granted_scopes=() if tokens is None else tokens.granted_scopes,
             has_refresh_token=bool(tokens and tokens.refresh_token),
             has_client_secret=session.store.load_secret(name) is not None,
+            secret_location=session.store.secret_location(name),
             redirect_uri=redirect,
         )
 
@@ -149,7 +187,8 @@ class DatasourceStatus:
             rows.append(("refresh token", "stored" if self.has_refresh_token else "none"))
             rows.append(("granted scopes", " ".join(self.granted_scopes) or "(not reported)"))
         rows.append(("requested scopes", " ".join(self.requested_scopes) or "(none)"))
-        rows.append(("client secret", "stored" if self.has_client_secret else "none"))
+        rows.append(("client secret", f"stored in {self.secret_location}"
+                     if self.has_client_secret else "none"))
         if self.redirect_uri:
             rows.append(("redirect URI to register", self.redirect_uri + _ANY_PORT))
         rows += list(self.settings)

@@ -43,6 +43,8 @@ class NbOAuthMagics(Magics):
         self._session = session
         self._context: Context | None = None
         self._clients: dict[str, httpx.Client] = {}
+        #: The completion matcher :func:`load` installed for these magics.
+        self.matcher: Any = None
 
     @property
     def context(self) -> Context:
@@ -165,37 +167,76 @@ class NbOAuthMagics(Magics):
             self.forget_client(name)
 
 
-def _complete(magics: NbOAuthMagics, with_subcommands: bool) -> Any:
-    def complete(_shell: Any, event: Any) -> list[str]:
-        from nb_oauth.jupyter.commands import COMMANDS
+def _matcher(magics: NbOAuthMagics) -> Any:
+    """An IPython completion matcher (the API of IPython 8.6+) for the nb_oauth magics: it
+    answers only on their lines, and then alone, so Python keywords and file names do not come
+    first."""
+    from IPython.core.completer import SimpleCompletion, context_matcher
 
-        words = event.line.split()
-        typing_first = len(words) == 1 or (len(words) == 2 and not event.line.endswith(" "))
-        if with_subcommands and typing_first:
-            return sorted(COMMANDS)
+    @context_matcher()  # type: ignore[untyped-decorator]
+    def nb_oauth_matcher(context: Any) -> dict[str, Any]:
+        line = context.text_until_cursor.rpartition("\n")[2].lstrip()
+        magic, space, rest = line.partition(" ")
+        if not space or magic not in ("%datasource", "%api", "%%api"):
+            return {"completions": [], "suppress": False}
+        *words, fragment = rest.split(" ")
+        words = [word for word in words if word]
         try:
-            return list(magics.context.session.names())
+            matches = _matches(magics, magic, words, fragment)
         except Exception:  # noqa: BLE001 - a completer must never break the user's typing
-            return []
+            matches = []
+        return {
+            "completions": [SimpleCompletion(text=m, type="nb_oauth") for m in matches],
+            "matched_fragment": fragment,
+            "suppress": True,  # on these lines, Python names are never what is meant
+        }
 
-    return complete
+    return nb_oauth_matcher
+
+
+def _matches(magics: NbOAuthMagics, magic: str, words: list[str], fragment: str) -> list[str]:
+    session = magics.context.session
+    if magic == "%datasource":
+        from nb_oauth.jupyter.commands import completions
+
+        return completions(session, words, fragment)
+    if fragment.startswith("-"):
+        return [flag for flag in ("--output", "--response", "-o") if flag.startswith(fragment)]
+    if words and words[-1] in ("-o", "--output"):
+        return []
+    if not [word for word in words if not word.startswith("-")]:
+        return [name for name in session.names() if name.startswith(fragment)]
+    return []
 
 
 def load(ipython: Any, *, session: Session | None = None) -> NbOAuthMagics:
-    """Register the magics on ``ipython`` (``session`` is for tests; default: the process's)."""
+    """Register the magics and their completion on ``ipython`` (``session`` is for tests;
+    default: the process's). Loading again first removes what the last load added."""
+    unload(ipython)
     magics = NbOAuthMagics(ipython, session)
     ipython.register_magics(magics)
-    ipython.set_hook("complete_command", _complete(magics, True), str_key="%datasource")
-    for key in ("%api", "%%api"):
-        ipython.set_hook("complete_command", _complete(magics, False), str_key=key)
+    magics.matcher = _matcher(magics)
+    ipython.Completer.custom_matchers.append(magics.matcher)
     return magics
 
 
 def unload(ipython: Any) -> None:
-    """Close the magics' clients; safe to call when the extension was never loaded."""
-    magics = ipython.magics_manager.registry.get(_REGISTRY_KEY)
-    if isinstance(magics, NbOAuthMagics):
-        magics.close()
+    """Remove what :func:`load` added (the magics and their completion), closing the magics'
+    clients; safe to call when the extension was never loaded."""
+    magics = ipython.magics_manager.registry.pop(_REGISTRY_KEY, None)
+    if not isinstance(magics, NbOAuthMagics):
+        return
+    magics.close()
+    matchers = ipython.Completer.custom_matchers
+    if magics.matcher in matchers:
+        matchers.remove(magics.matcher)
+    table = ipython.magics_manager.magics
+    for kind, names in magics.magics.items():
+        for name in names:
+            if table[kind].get(name) is not None and getattr(
+                table[kind][name], "__self__", None
+            ) is magics:
+                del table[kind][name]
 
 
 def parse_api_line(line: str, *, cell: bool) -> tuple[str | None, str | None, bool, list[str]]:

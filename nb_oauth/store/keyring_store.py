@@ -157,6 +157,17 @@ class KeyringStore:
 
     # --- the client secret ------------------------------------------------------------------------
 
+    def check_writable(self, name: str) -> None:
+        """Raise `NoSecureStorage` now if ``name`` needs the keyring and it may not be used."""
+        if name not in self._session_only:
+            self.backend()  # SEC-37
+
+    def secret_location(self, name: str) -> str:
+        """Where ``name``'s secrets are kept, in words for the user."""
+        if name in self._session_only:
+            return self._session_only.secret_location(name)
+        return "the system keyring"
+
     def load_secret(self, name: str) -> Secret | None:
         if name in self._session_only:
             return self._session_only.load_secret(name)

@@ -54,6 +54,13 @@ class MemoryStore:
         with self._lock:
             return self._secrets.get(name)
 
+    def check_writable(self, name: str) -> None:
+        pass  # memory is always there
+
+    def secret_location(self, name: str) -> str:
+        """Where ``name``'s secrets are kept, in words for the user."""
+        return "this kernel's memory"
+
     def save_secret(self, name: str, secret: Secret) -> None:
         with self._lock:
             self._secrets[name] = secret

@@ -25,6 +25,7 @@ import traitlets
 from nb_oauth.consent.flow import DEFAULT_TIMEOUT_S, open_in_new_tab
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import ConfigError, NbOAuthError
+from nb_oauth.jupyter.display import missing_base_url_hint
 from nb_oauth.jupyter.widgets.fields import AUTH_CODE, FIELDS, FieldRow
 from nb_oauth.jupyter.widgets.status_area import StatusArea
 from nb_oauth.secret import Secret
@@ -138,9 +139,14 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
         if self._on_saved is not None:
             self._on_saved(ds.name)
         self.datasource = ds
+        where = self._session.store.secret_location(ds.name)
         self.status.say(
-            f"Saved {ds.name}" + (" (client secret in the keyring)." if stored_secret else ".")
+            f"Saved {ds.name}" + (f"; its client secret is kept in {where}." if stored_secret
+                                  else ".")
         )
+        hint = missing_base_url_hint(ds)
+        if hint:
+            self.status.say(hint)
         if authorize and ds.grant == AUTH_CODE:
             self.status.start_consent(ds.name)
         else:
@@ -157,25 +163,41 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
         self._update_secret_placeholder()
 
     def _build(self) -> Datasource:
+        """The datasource the fields describe. Raises one `ConfigError` whose ``problems`` are
+        every invalid field, so a click shows them all."""
         values = {
             spec.name: _read(spec.kind, self._input(spec.name).value)
             for spec in FIELDS
             if spec.name not in ("name", "client_secret")
         }
-        if self._editing is not None:
-            # `replace` keeps what the form does not show (insecure_transport).
-            ds = self._session.datasource(self._editing).replace(**values)
-        else:
-            ds = Datasource(name=self._input("name").value, **values)
-            if ds.name in self._session.names():
-                raise ConfigError(
-                    "name", f"{ds.name!r} exists",
-                    f"pick another name, or change it with %datasource edit {ds.name}",
-                )
-        if (ds.grant != AUTH_CODE and self._pending_secret is None
-                and self._session.store.load_secret(ds.name) is None):
-            raise ConfigError("client_secret", "is required for client credentials",
-                              "type the secret the provider issued (RFC 6749 §4.4)")
+        name = self._editing or self._input("name").value
+        problems: list[ConfigError] = []
+        ds: Datasource | None = None
+        try:
+            if self._editing is not None:
+                # `replace` keeps what the form does not show (insecure_transport).
+                ds = self._session.datasource(self._editing).replace(**values)
+            else:
+                ds = Datasource(name=name, **values)
+        except ConfigError as exc:
+            problems += exc.problems
+        if self._editing is None and name in self._session.names():
+            problems.append(ConfigError(
+                "name", f"{name!r} exists",
+                f"pick another name, or change it with %datasource edit {name}",
+            ))
+        if (values["grant"] != AUTH_CODE and self._pending_secret is None
+                and (self._editing is None or self._session.store.load_secret(name) is None)):
+            problems.append(ConfigError(
+                "client_secret", "is required for client credentials",
+                "type the secret the provider issued (RFC 6749 §4.4)",
+            ))
+        if problems:
+            order = [spec.name for spec in FIELDS]
+            raise ConfigError.of(sorted(
+                problems, key=lambda p: order.index(p.field) if p.field in order else len(order)
+            ))
+        assert ds is not None
         return ds
 
     def _fill(self, config: Mapping[str, Any]) -> None:
@@ -191,12 +213,15 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
                     widget.value = value
 
     def _show_config_error(self, exc: ConfigError) -> None:
-        row = self._rows.get(exc.field)
-        if row is not None:
-            row.show_error(str(exc).removeprefix(f"{exc.field}: "))
+        for problem in exc.problems:
+            row = self._rows.get(problem.field)
+            if row is None:
+                continue
+            row.show_error(problem.detail.removeprefix(f"{problem.field}: "))
             if row in self._more.children:
-                self._accordion.selected_index = 0  # never hide the field that needs fixing
-        self.status.error(f"Not saved: {exc}")
+                self._accordion.selected_index = 0  # never hide a field that needs fixing
+        for problem in exc.problems:
+            self.status.error(f"Not saved: {problem.detail}")
         if self._pending_secret is not None:
             self.status.say("The client secret you typed is kept for the next Save.")
 

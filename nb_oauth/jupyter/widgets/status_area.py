@@ -24,10 +24,11 @@ import ipywidgets as w
 import traitlets
 
 from nb_oauth.consent.flow import DEFAULT_TIMEOUT_S, NoRefreshToken, connect, open_in_new_tab
-from nb_oauth.errors import NbOAuthError, SignInCancelled, first_line
-from nb_oauth.jupyter.display import DatasourceStatus
+from nb_oauth.errors import NbOAuthError, SignInCancelled
+from nb_oauth.jupyter.display import DatasourceStatus, sign_in_html
 
 if TYPE_CHECKING:
+    from nb_oauth.consent.flow import SignInLink
     from nb_oauth.session import Session
 
 __all__ = ["StatusArea"]
@@ -134,12 +135,11 @@ class StatusArea(w.VBox):  # type: ignore[misc]
             # Only reaches here under warnings-as-errors; the tokens are stored all the same.
             outcome = "connected"
             self.error(str(advice))
-        except SignInCancelled:
+        except SignInCancelled as exc:
             outcome = "cancelled"
+            self.say(f"{exc}.")
         except NbOAuthError as exc:
-            # Errors of the wait were already shown by `finished`; the code redemption's were not.
-            if first_line(exc) not in self._link.value:
-                self.error(str(exc))
+            self.error(str(exc))
         except BaseException:  # noqa: BLE001 - the UI boundary: there is no cell to raise into
             self.error(traceback.format_exc())
         finally:
@@ -151,27 +151,25 @@ class StatusArea(w.VBox):  # type: ignore[misc]
 
     # -- ConsentView, called from the sign-in thread -----------------------------------------
 
-    def waiting(self, url: str, *, redirect_uri: str, timeout: float, paste: bool) -> None:
-        self._link.value = (
-            f'<a href="{html.escape(url, quote=True)}" target="_blank" '
-            'rel="noopener noreferrer"><b>Open the sign-in page</b></a>'
-            "<br><small>Redirect URI to register at the provider: "
-            f"<code>{html.escape(redirect_uri)}</code> (any loopback port, RFC 8252)</small>"
-        )
+    def waiting(self, sign_in: SignInLink) -> None:
+        self._link.value = sign_in_html(sign_in)
         self._stop_ticking = stop = threading.Event()
         self._waiting.layout.display = None
         threading.Thread(
-            target=self._tick, args=(self._now() + timeout, stop), name="nb_oauth-countdown",
-            daemon=True,
+            target=self._tick, args=(self._now() + sign_in.timeout, stop),
+            name="nb_oauth-countdown", daemon=True,
         ).start()
-
-    def no_browser(self, datasource: str) -> None:
-        self.say("No browser could be opened by the kernel: click the link above.")
 
     def finished(self, message: str) -> None:
         # The link goes away, so a saved notebook keeps no stale sign-in URL (SEC-12).
         self._stop_ticking.set()
         self._link.value = f"<span>{html.escape(message)}</span>"
+
+    def ended(self) -> None:
+        # The sign-in thread reports why below (`_run`); the link and the countdown go.
+        self._stop_ticking.set()
+        self._waiting.layout.display = "none"
+        self._link.value = ""
 
     def _tick(self, deadline: float, stop: threading.Event) -> None:
         # Its own thread: the sign-in thread is blocked in the catcher's wait meanwhile.
