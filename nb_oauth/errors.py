@@ -80,6 +80,7 @@ __all__ = [
     "token_error_from_response",
     "TokenEndpointError",
     "TokenEndpointTimeout",
+    "TokenEndpointUnreachable",
     "TokenError",
 ]
 
@@ -311,6 +312,21 @@ class TokenEndpointError(NbOAuthError):
         body = f'; body starts: "{self.snippet}"' if self.snippet else ""
         super().__init__(
             f"Unusable token endpoint response: {reason} (HTTP {status_code}, {kind}){body}"
+        )
+
+
+class TokenEndpointUnreachable(NbOAuthError):
+    """The token endpoint could not be reached, or stopped answering: connection refused, a
+    name that does not resolve, TLS, a timeout. Nothing was stored, nothing was deleted."""
+
+    def __init__(self, origin: str, problem: str, *, datasource: str | None = None) -> None:
+        self.origin = origin
+        self.datasource = datasource
+        what = f"Sign-in for {datasource}" if datasource else "A token request"
+        super().__init__(
+            f"{what} failed: the token endpoint at {origin} could not be reached "
+            f"({redact_text(problem, limit=120)}); check that it is up and that token_url is "
+            "right, then try again"
         )
 
 

@@ -24,7 +24,7 @@ from nb_oauth.secret import Secret
 from nb_oauth.store import MemoryStore, TokenStore
 from nb_oauth.tokens import TokenSet
 
-__all__ = ["Session"]
+__all__ = ["Session", "missing_secret"]
 
 
 class Session:
@@ -65,6 +65,11 @@ class Session:
             raise TypeError(f"save() takes a Datasource, not {type(datasource).__name__}")
         secret = _secret(client_secret)
         name = datasource.name
+        problem = missing_secret(
+            name, datasource.grant, secret is not None or self._has_secret(name)
+        )
+        if problem is not None:
+            raise problem
         previous = self.store.load_datasource(name)
         if session_only:
             self.store.save_datasource(datasource, session_only=True)
@@ -76,6 +81,11 @@ class Session:
             self.store.delete_tokens(name)
         with self._lock:
             self._auths.pop(name, None)
+
+    def _has_secret(self, name: str) -> bool:
+        return self.store.load_datasource(name) is not None and (
+            self.store.load_secret(name) is not None
+        )
 
     def _save_persistent(self, datasource: Datasource, secret: Secret | None) -> None:
         name = datasource.name
@@ -160,6 +170,18 @@ class Session:
 
     def __repr__(self) -> str:
         return f"Session(store={self.store!r})"
+
+
+def missing_secret(name: str, grant: str, has_secret: bool) -> ConfigError | None:
+    """The one rule, for every way of saving: a client-credentials datasource cannot work
+    without its client secret (RFC 6749 §4.4: confidential clients only). ``None`` when fine."""
+    if grant == "client_credentials" and not has_secret:
+        return ConfigError(
+            "client_secret",
+            f"is required for {name!r}: client credentials need the secret the provider issued",
+            "give it (client_secret=..., --client-secret-env VAR, or the form's Client Secret)",
+        )
+    return None
 
 
 def _secret(value: str | Secret | None) -> Secret | None:

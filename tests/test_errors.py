@@ -37,7 +37,7 @@ def test_every_exported_error_derives_from_nb_oauth_error() -> None:
     classes = [
         obj for obj in exported if isinstance(obj, type) and not issubclass(obj, NbOAuthWarning)
     ]
-    assert len(classes) == 20  # ConfigFileError, NoSecureStorage (storage), SignInCancelled
+    assert len(classes) == 21  # ConfigFileError, NoSecureStorage (storage), SignInCancelled
     assert all(issubclass(cls, NbOAuthError) for cls in classes)
     assert issubclass(NbOAuthWarning, UserWarning)
 

@@ -91,8 +91,10 @@ def test_the_fail_backend_gets_an_actionable_message_and_nothing_is_saved(
         assert remedy in message
     assert "\n" not in message and CANARY_SECRET not in message
     assert not (nb_oauth_home / "datasources.json").exists()
+    public = ds(grant="authorization_code", client_auth="none",
+                authorization_url="https://auth.example.com/authorize")
     with pytest.raises(NoSecureStorage):  # a public client, no secret: still refused
-        nb_oauth.save(ds(), session=session)
+        nb_oauth.save(public, session=session)
 
 
 def test_the_null_backend_warns_that_nothing_survives(nb_oauth_home: Path) -> None:

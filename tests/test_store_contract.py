@@ -140,7 +140,7 @@ def test_session_only_names_cannot_shadow_saved_ones(
     memory_keyring: MemoryKeyring, nb_oauth_home: Path
 ) -> None:
     session = nb_oauth.Session(KeyringStore())
-    session.save(ds("crm"))
+    session.save(ds("crm"), client_secret=CANARY_SECRET)
     with pytest.raises(nb_oauth.ConfigError, match="saved on disk"):
         session.save(ds("crm"), session_only=True)
     session.save(ds("temp"), client_secret=CANARY_SECRET, session_only=True)

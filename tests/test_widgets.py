@@ -208,7 +208,7 @@ def test_a_name_in_use_and_a_missing_client_credentials_secret_are_refused(
     third = DatasourceForm(session)
     fill(third, provider, name="machine", grant="client_credentials", client_secret="")
     third._save.click()
-    assert "required for client credentials" in third.field_error("client_secret")
+    assert "client credentials need the secret" in third.field_error("client_secret")
     assert session.names() == ["demo"]
 
 

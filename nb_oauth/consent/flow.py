@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 import httpx
 
 from nb_oauth._httpx import get_document, send_token_request
+from nb_oauth.bearer import origin
 from nb_oauth.consent.catcher import LoopbackCatcher
 from nb_oauth.consent.request import AuthorizationRequest, IgnoredResponse
 from nb_oauth.datasource import Datasource
@@ -30,6 +31,9 @@ from nb_oauth.errors import (
     NbOAuthWarning,
     StateMismatch,
     StorageUnavailable,
+    TokenEndpointError,
+    TokenEndpointTimeout,
+    TokenEndpointUnreachable,
     first_line,
 )
 from nb_oauth.grants.metadata import metadata_url, promises_iss
@@ -291,7 +295,16 @@ def _redeem(
         redirect_uri=request.redirect_uri,
         code_verifier=request.pkce.code_verifier,
     )
-    response = send_token_request(token_request)
+    where = origin(token_request.url) or token_request.url
+    try:
+        response = send_token_request(token_request)
+    except httpx.TransportError as exc:
+        problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise TokenEndpointUnreachable(where, problem, datasource=name) from None
+    except (TokenEndpointError, TokenEndpointTimeout) as exc:
+        # Say whose sign-in and which server, in the one line the user sees.
+        exc.args = (f"Sign-in for {name} at {where}: {exc.args[0]}",)
+        raise
     return read_token_response(
         token_request,
         status_code=response.status_code,

@@ -84,8 +84,13 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-        # --help printed the help; stop the magic without a traceback.
-        raise UsageError(message.strip() if message else "help shown above")
+        if status:
+            raise UsageError(message.strip() if message else f"{self.prog}: invalid input")
+        raise _HelpShown()  # --help printed the help: done, and not an error
+
+
+class _HelpShown(Exception):
+    """``--help`` was answered; the magic returns quietly."""
 
 
 _FIELD_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -424,6 +429,8 @@ def run_datasource_command(ctx: Context, line: str) -> object:
         )
     try:
         return command(ctx, words[1:])
+    except _HelpShown:
+        return None
     except NbOAuthError as exc:
         # Library errors are already one readable line that says what to do next.
         raise UsageError(first_line(exc)) from None

@@ -126,3 +126,4 @@ _REMEDIES = (
     "NB_OAUTH_SESSION_ONLY=1 before the first nb_oauth call) and connect again after every "
     "kernel restart"
 )
+

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import keyring
+import keyring.backend
 import keyring.errors
 
 from nb_oauth.datasource import Datasource
@@ -164,7 +165,7 @@ class KeyringStore:
 
     def secret_location(self, name: str) -> str:
         """Where ``name``'s secrets are kept, in words for the user."""
-        if name in self._session_only:
+        if name in self._session_only or isinstance(self.backend(), KernelMemoryKeyring):
             return self._session_only.secret_location(name)
         return "the system keyring"
 
@@ -263,6 +264,10 @@ class KeyringStore:
             if self._backend is None:
                 backend = self._chosen if self._chosen is not None else keyring.get_keyring()
                 check_backend(backend, allow_plaintext=self._allow_plaintext)
+                if kind_of(backend) == "null":
+                    # It stores nothing; what the warning promised (kernel memory) is kept
+                    # here instead, so a datasource that shows as connected answers calls.
+                    backend = KernelMemoryKeyring()
                 self._backend = backend
             return self._backend
 
@@ -331,3 +336,22 @@ def _unavailable(exc: keyring.errors.KeyringError, action: str, name: str) -> No
     raise StorageUnavailable(
         f"The keyring could not {action} the secrets of {name!r} ({kind})", fix
     ) from None
+
+
+class KernelMemoryKeyring(keyring.backend.KeyringBackend):
+    """Where secrets go when keyring is disabled (its null backend stores nothing): this
+    process's memory, for as long as the kernel runs."""
+
+    priority = -1  # never chosen by keyring's own detection
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self._entries.pop((service, username), None)

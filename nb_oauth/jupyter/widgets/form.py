@@ -29,6 +29,7 @@ from nb_oauth.jupyter.display import missing_base_url_hint
 from nb_oauth.jupyter.widgets.fields import AUTH_CODE, FIELDS, FieldRow
 from nb_oauth.jupyter.widgets.status_area import StatusArea
 from nb_oauth.secret import Secret
+from nb_oauth.session import missing_secret
 
 if TYPE_CHECKING:
     from nb_oauth.session import Session
@@ -186,12 +187,12 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
                 "name", f"{name!r} exists",
                 f"pick another name, or change it with %datasource edit {name}",
             ))
-        if (values["grant"] != AUTH_CODE and self._pending_secret is None
-                and (self._editing is None or self._session.store.load_secret(name) is None)):
-            problems.append(ConfigError(
-                "client_secret", "is required for client credentials",
-                "type the secret the provider issued (RFC 6749 §4.4)",
-            ))
+        stored = self._editing is not None and self._session.store.load_secret(name)
+        problem = missing_secret(
+            name, values["grant"], self._pending_secret is not None or bool(stored)
+        )
+        if problem is not None:
+            problems.append(problem)
         if problems:
             order = [spec.name for spec in FIELDS]
             raise ConfigError.of(sorted(
