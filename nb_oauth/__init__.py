@@ -25,7 +25,6 @@ _EXPORTS = {
     "async_client": "nb_oauth.api",
     "async_redirect_guard": "nb_oauth._httpx",
     "auth": "nb_oauth.api",
-    "AuthExpired": "nb_oauth.errors",
     "AuthorizationDenied": "nb_oauth.errors",
     "AuthorizationError": "nb_oauth.errors",
     "CallbackTimeout": "nb_oauth.errors",
@@ -73,7 +72,6 @@ __all__ = [
     "async_client",
     "async_redirect_guard",
     "auth",
-    "AuthExpired",
     "AuthorizationDenied",
     "AuthorizationError",
     "CallbackTimeout",
@@ -142,7 +140,6 @@ if _typing.TYPE_CHECKING:
         Datasource,
     )
     from nb_oauth.errors import (
-        AuthExpired,
         AuthorizationDenied,
         AuthorizationError,
         CallbackTimeout,

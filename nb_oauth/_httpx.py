@@ -6,10 +6,8 @@ the only code that imports httpx. The protocol decisions live in `nb_oauth.beare
 (same API, maintained continuation of httpx) means changing the imports in these three modules,
 not the protocol logic.
 
-* Request-time twins of the errors that can surface from `client.get(...)` (STYLE rule 8, the
-  plan in `nb_oauth.errors`): each subclasses the core error and `httpx.HTTPError`
-  (`TokenEndpointTimeout` also `httpx.TimeoutException`), so `except httpx.HTTPError` and
-  `except nb_oauth.ReauthRequired` both catch it.
+* `request_error`, which attaches the request to an error that is also an `httpx.HTTPError`
+  (the errors that can surface from `client.get(...)`, declared in `nb_oauth.errors`).
 * `DEFAULT_TIMEOUT`, the explicit timeouts of every client nb_oauth builds and of every token
   request (SEC-46).
 * The redirect guard, an event hook that strips the token from a redirect hop that leaves the
@@ -22,7 +20,6 @@ not the protocol logic.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
 
 import httpx
 
@@ -88,71 +85,12 @@ def url_origin(url: httpx.URL) -> str | None:
     return f"{url.scheme}://{host}:{url.port or default_port}"
 
 
-# --- request-time twins (STYLE rule 8) -----------------------------------------------------------
-
-
-class TokenError(errors.TokenError, httpx.HTTPError):
-    """`nb_oauth.errors.TokenError`, raised during an httpx request."""
-
-
-class ReauthRequired(errors.ReauthRequired, httpx.HTTPError):
-    """`nb_oauth.errors.ReauthRequired`, raised during an httpx request."""
-
-
-class ClientConfigError(errors.ClientConfigError, httpx.HTTPError):
-    """`nb_oauth.errors.ClientConfigError`, raised during an httpx request."""
-
-
-class ScopeError(errors.ScopeError, httpx.HTTPError):
-    """`nb_oauth.errors.ScopeError`, raised during an httpx request."""
-
-
-class InsufficientScope(errors.InsufficientScope, httpx.HTTPError):
-    """`nb_oauth.errors.InsufficientScope`, raised during an httpx request."""
-
-
-class TokenEndpointError(errors.TokenEndpointError, httpx.HTTPError):
-    """`nb_oauth.errors.TokenEndpointError`, raised during an httpx request."""
-
-
-class TokenEndpointTimeout(errors.TokenEndpointTimeout, httpx.TimeoutException):
-    """`nb_oauth.errors.TokenEndpointTimeout`; also an `httpx.TimeoutException`."""
-
-
-class AuthExpired(errors.AuthExpired, httpx.HTTPError):
-    """`nb_oauth.errors.AuthExpired`, raised during an httpx request."""
-
-
-class StorageUnavailable(errors.StorageUnavailable, httpx.HTTPError):
-    """`nb_oauth.errors.StorageUnavailable`, raised during an httpx request."""
-
-
-_TWINS: dict[type[errors.NbOAuthError], type[errors.NbOAuthError]] = {
-    errors.TokenError: TokenError,
-    errors.ReauthRequired: ReauthRequired,
-    errors.ClientConfigError: ClientConfigError,
-    errors.ScopeError: ScopeError,
-    errors.InsufficientScope: InsufficientScope,
-    errors.TokenEndpointError: TokenEndpointError,
-    errors.TokenEndpointTimeout: TokenEndpointTimeout,
-    errors.AuthExpired: AuthExpired,
-    errors.StorageUnavailable: StorageUnavailable,
-}
-
-
 def request_error(error: errors.NbOAuthError, request: httpx.Request) -> errors.NbOAuthError:
-    """The request-time twin of `error`, carrying `request` (whose URL holds no token).
-
-    Errors without a twin (`ConfigError`) are returned unchanged. Never raises.
-    """
-    twin_class = _TWINS.get(type(error))
-    if twin_class is None:
-        return error
-    twin = twin_class.__new__(twin_class)
-    twin.args = error.args
-    twin.__dict__.update(vars(error))
-    cast(httpx.HTTPError, twin).request = request
-    return twin
+    """`error` carrying `request` (as the caller wrote it: no token) when it is also an
+    `httpx.HTTPError` (see `nb_oauth.errors`); other errors are returned unchanged."""
+    if isinstance(error, httpx.HTTPError):
+        error.request = request
+    return error
 
 
 # --- the redirect guard (SEC-32) -----------------------------------------------------------------

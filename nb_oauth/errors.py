@@ -1,50 +1,47 @@
-"""The nb_oauth exception tree, and the warning category.
+"""The nb_oauth exception tree, and the warning categories: one place for every error class.
+
+It reads as the questions a user has when something fails:
 
     NbOAuthError
-     ├── ConfigError                 a datasource field is invalid (also a ValueError)
-     ├── AuthorizationError          RFC 6749 §4.1.2.1 error response from the authorization server
-     │    └── AuthorizationDenied    error=access_denied: consent was declined
-     ├── StateMismatch               only responses with a wrong or missing `state` arrived
-     ├── CallbackTimeout             no authorization response before the deadline
-     ├── SignInCancelled             a waiting sign-in was cancelled (Cancel, or a newer one)
-     ├── PortInUse                   the datasource's fixed redirect_port is taken
-     ├── TokenError                  RFC 6749 §5.2 error response from the token endpoint
-     │    ├── ReauthRequired         invalid_grant: the grant is dead, reconnect
-     │    ├── ClientConfigError      invalid_client, unauthorized_client
-     │    └── ScopeError             invalid_scope from the token endpoint
-     │         └── InsufficientScope RFC 6750 §3.1 insufficient_scope: an API refused (403)
-     ├── TokenEndpointError          the token endpoint answered something that is not OAuth
-     ├── TokenEndpointTimeout        the token endpoint did not answer in time
-     ├── AuthExpired                 no usable access token and none can be had without the user
-     ├── ConfigFileError             the config file is damaged, unknown or from a newer version
-     └── StorageUnavailable          the keyring cannot store or read a secret
-          ├── NoSecureStorage        no keyring backend nb_oauth may use (SEC-37)
-          └── SecretTooLargeForBackend
+     ├── ReauthRequired              sign in again: never connected, the sign-in expired or was
+     │                               revoked (invalid_grant), or no refresh token was issued
+     ├── ProviderError               the server said no, or did not answer
+     │    ├── AuthorizationError     an error redirect from the authorization endpoint
+     │    │    └── AuthorizationDenied   consent was declined (access_denied)
+     │    ├── TokenError             an OAuth error from the token endpoint (RFC 6749 §5.2)
+     │    │    ├── ClientConfigError invalid_client, unauthorized_client
+     │    │    └── ScopeError        invalid_scope
+     │    ├── InsufficientScope      an API refused a token for its scopes (RFC 6750 §3.1)
+     │    ├── TokenEndpointError     the token endpoint answered something that is not OAuth
+     │    ├── TokenEndpointTimeout   the token endpoint did not answer in time
+     │    └── TokenEndpointUnreachable  the token endpoint could not be reached
+     ├── SetupError                  this machine's setup: storage and the config file
+     │    ├── ConfigFileError        the config file is damaged, unknown or from a newer version
+     │    └── StorageUnavailable     the keyring cannot store or read a secret
+     │         ├── NoSecureStorage   no keyring backend nb_oauth may use
+     │         └── SecretTooLargeForBackend
+     ├── ConfigError                 bad input: a datasource field is invalid (also a ValueError)
+     └── SignInError                 the sign-in in the browser did not finish
+          ├── StateMismatch          only responses of another sign-in arrived
+          ├── CallbackTimeout        no answer from the browser in time
+          ├── SignInCancelled        cancelled (Cancel, or a newer sign-in)
+          └── PortInUse              the fixed redirect_port is taken
 
     NbOAuthWarning (a UserWarning)   recoverable server quirks: missing token_type, odd expires_in
-     ├── SecurityWarning             a setting weakens security (query-parameter tokens, SEC-33)
-     └── StorageWarning              a secret stays in this kernel's memory only (SEC-28, 37, 40)
+     ├── SecurityWarning             a setting weakens security (query-parameter tokens)
+     └── StorageWarning              a secret stays in this kernel's memory only
 
-Messages are one line without a final period (so a command at the end can be copied as is), and
-never contain a token, a secret, an authorization code or a raw server payload
-(SEC-42): server text (`error_description`, body excerpts) is reduced to at most 200 characters of
-plain text by `nb_oauth.redact.redact_text`, with anything that looks like a credential masked.
+Messages are one line without a final period (so a command at the end can be copied as is), say
+what to do next, and never contain a token, a secret, an authorization code or a raw server
+payload: server text (`error_description`, body excerpts) is reduced to at most 200 characters of
+plain text by `nb_oauth.redact.redact_text`, with anything that looks like a credential masked
+(docs/security.md, "Errors, logs and reprs").
 
-Errors raised inside an httpx request (STYLE rule 8). The token, refresh and API-scope errors
-(`TokenError` and its subclasses, `TokenEndpointError`, `TokenEndpointTimeout`,
-`StorageUnavailable`) can surface from `client.get(...)`, where callers already write
-`except httpx.HTTPError`. This module stays free of httpx so that the protocol core is testable and
-reusable on its own; the httpx adapter declares one request-time twin per class, with keyring's
-`NoKeyringError` double inheritance:
-
-    class ReauthRequired(errors.ReauthRequired, httpx.HTTPError): ...
-
-and raises the twin at the request boundary. The twin is still caught by
-`except nb_oauth.errors.ReauthRequired` and by `except httpx.HTTPError`. No glue is needed: every
-`__init__` here ends in a cooperative `super().__init__(message)` with one message, which in the
-twin's MRO reaches `httpx.HTTPError.__init__(message)` (tests/test_errors.py proves the recipe).
-`ConfigError`, the consent errors and `StorageUnavailable` at save time are raised outside
-requests and stay plain.
+The errors that can surface from `client.get(...)` are also `httpx.HTTPError`s, declared here
+once (`ReauthRequired`, `TokenError` and the other token endpoint errors, `InsufficientScope`,
+`StorageUnavailable`), so that `except httpx.HTTPError` around API calls catches them too (the
+double inheritance keyring uses for `NoKeyringError`). The auth sets `.request` on them (the
+request as the caller wrote it, without a token) before raising.
 """
 
 from __future__ import annotations
@@ -52,10 +49,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import httpx
+
 from nb_oauth.redact import redact_text, redact_url
 
 __all__ = [
-    "AuthExpired",
     "authorization_error_from_response",
     "AuthorizationDenied",
     "AuthorizationError",
@@ -69,11 +67,14 @@ __all__ = [
     "NbOAuthWarning",
     "NoSecureStorage",
     "PortInUse",
+    "ProviderError",
     "ReauthRequired",
     "ScopeError",
     "SecretTooLargeForBackend",
     "SecurityWarning",
+    "SetupError",
     "SignInCancelled",
+    "SignInError",
     "StateMismatch",
     "StorageUnavailable",
     "StorageWarning",
@@ -110,7 +111,11 @@ class NbOAuthError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         # Subclasses take keyword arguments, so the default `cls(*args)` unpickling would fail;
         # rebuild from the message and attributes instead (multiprocessing, ipyparallel).
-        return (_restore, (type(self), self.args, dict(self.__dict__)))
+        # The request an httpx error carries holds a stream; it stays behind.
+        state = dict(self.__dict__)
+        if "_request" in state:
+            state["_request"] = None
+        return (_restore, (type(self), self.args, state))
 
 
 def _restore(cls: type[NbOAuthError], args: tuple[object, ...], state: dict[str, Any]) -> Any:
@@ -118,6 +123,18 @@ def _restore(cls: type[NbOAuthError], args: tuple[object, ...], state: dict[str,
     error.args = args
     error.__dict__.update(state)
     return error
+
+
+class ProviderError(NbOAuthError):
+    """The authorization server or the API said no, or did not answer as OAuth says it must."""
+
+
+class SetupError(NbOAuthError):
+    """Something about this machine's setup (storage, the config file) needs fixing."""
+
+
+class SignInError(NbOAuthError):
+    """The sign-in in the browser did not finish; nothing was stored."""
 
 
 class ConfigError(NbOAuthError, ValueError):
@@ -152,7 +169,7 @@ class ConfigError(NbOAuthError, ValueError):
         return combined
 
 
-class AuthorizationError(NbOAuthError):
+class AuthorizationError(ProviderError):
     """The authorization endpoint redirected back with an error (RFC 6749 §4.1.2.1)."""
 
     def __init__(
@@ -174,7 +191,7 @@ class AuthorizationDenied(AuthorizationError):
         return "Consent was declined, so no token was requested; connect again to retry"
 
 
-class StateMismatch(NbOAuthError):
+class StateMismatch(SignInError):
     """Only authorization responses with a wrong or missing `state` arrived (RFC 6749 §10.12).
 
     Such responses are ignored, never acted on: they may come from another tab or an attacker.
@@ -188,7 +205,7 @@ class StateMismatch(NbOAuthError):
         )
 
 
-class PortInUse(NbOAuthError):
+class PortInUse(SignInError):
     """The fixed ``redirect_port`` is taken; raised before any browser opens (SEC-2)."""
 
     def __init__(self, port: int) -> None:
@@ -200,7 +217,7 @@ class PortInUse(NbOAuthError):
         )
 
 
-class SignInCancelled(NbOAuthError):
+class SignInCancelled(SignInError):
     """The sign-in was cancelled while waiting for the browser (a newer sign-in replaced it, or
     the user pressed Cancel). Nothing was stored and the port is closed."""
 
@@ -210,7 +227,7 @@ class SignInCancelled(NbOAuthError):
         )
 
 
-class CallbackTimeout(NbOAuthError):
+class CallbackTimeout(SignInError):
     """No authorization response arrived before the deadline."""
 
     def __init__(self, timeout: float, *, datasource: str | None = None) -> None:
@@ -224,7 +241,7 @@ class CallbackTimeout(NbOAuthError):
         )
 
 
-class TokenError(NbOAuthError):
+class TokenError(ProviderError, httpx.HTTPError):
     """The token endpoint answered with an OAuth error (RFC 6749 §5.2). Never retried."""
 
     _failure = "Token request failed"
@@ -254,19 +271,6 @@ class TokenError(NbOAuthError):
         return ""
 
 
-class ReauthRequired(TokenError):
-    """`invalid_grant`: the refresh token or code is expired or revoked; reconnect needed."""
-
-    def _advice(self) -> str:
-        name = self.datasource
-        how = (
-            f"nb_oauth.connect({name!r}) or %datasource connect {name}"
-            if name
-            else "nb_oauth.connect(NAME)"
-        )
-        return f"Reconnect needed: the sign-in is no longer valid; run {how}"
-
-
 class ClientConfigError(TokenError):
     """`invalid_client` / `unauthorized_client`: the client credentials or their use are wrong."""
 
@@ -278,23 +282,89 @@ class ClientConfigError(TokenError):
 
 
 class ScopeError(TokenError):
-    """`invalid_scope` from the token endpoint, or `insufficient_scope` (RFC 6750 §3.1) from an API.
-
-    The API case is raised by the httpx adapter for a 403 with that error, without refreshing.
-    """
+    """`invalid_scope` from the token endpoint: the scopes asked for are not allowed."""
 
     def _advice(self) -> str:
         return "Check the datasource's scopes against what the provider grants this client"
 
 
-class InsufficientScope(ScopeError):
-    """An API answered 403 with `error="insufficient_scope"` (RFC 6750 §3.1). Never refreshed:
-    a new token would carry the same scopes (SEC-26)."""
+class InsufficientScope(ProviderError, httpx.HTTPError):
+    """An API answered 403 with `error="insufficient_scope"` (RFC 6750 §3.1). Not a token error,
+    and never renewed: a new token would carry the same scopes."""
 
-    _failure = "The API refused the request"
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        status_code: int = 403,
+        datasource: str | None = None,
+    ) -> None:
+        self.error = "insufficient_scope"
+        self.error_description = _plain(description)
+        self.status_code = status_code
+        self.datasource = datasource
+        super().__init__(
+            f"The API refused the request (HTTP {status_code}): {_code_and_description(self)}. "
+            "The token lacks a scope this call needs: add it to the datasource's scopes and "
+            "connect again"
+        )
 
 
-class TokenEndpointError(NbOAuthError):
+class ReauthRequired(NbOAuthError, httpx.HTTPError):
+    """Sign in again: there is no usable access token, and none can be had without the user.
+
+    `reason` says why: `"invalid_grant"` (the token endpoint no longer accepts the refresh token
+    or code: expired, revoked, or the user removed the app; the stored tokens are deleted),
+    `"not_connected"` (no token yet), `"no_refresh_token"` (the token expired and the provider
+    gave no refresh token) or `"rejected"` (the API refused even a token renewed right before).
+    Stored credentials are kept except after `invalid_grant`. `error`, `error_description` and
+    `status_code` carry the token endpoint's answer for `invalid_grant`.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        description: str | None = None,
+        *,
+        status_code: int | None = None,
+        error_uri: str | None = None,
+        datasource: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.error = redact_text(reason, limit=_CODE_LIMIT)
+        self.error_description = _plain(description)
+        self.error_uri = None if error_uri is None else redact_url(error_uri)
+        self.status_code = status_code
+        self.datasource = datasource
+        name = datasource or "NAME"
+        connect = (
+            f"nb_oauth.connect({name!r}) or %datasource connect {name}"
+            if datasource
+            else "nb_oauth.connect(NAME)"
+        )
+        status = "" if status_code is None else f" (HTTP {status_code})"
+        messages = {
+            "invalid_grant": (
+                f"Token request failed{status}: {_code_and_description(self)}. Reconnect "
+                f"needed: the sign-in is no longer valid; run {connect}"
+            ),
+            "not_connected": f"Datasource {name!r} is not connected; run {connect}",
+            "no_refresh_token": (
+                f"The access token of {name!r} expired and the provider gave no refresh token, "
+                f"so reconnect: run {connect} (to avoid this, ask for offline access, e.g. the "
+                "offline_access scope or auth_params access_type=offline)"
+            ),
+            "rejected": (
+                f"The API rejected the access token of {name!r} right after it was renewed "
+                "(RFC 6750 §3.1 invalid_token); check token_placement, header_prefix and "
+                f"query_param against the API's documentation, or run {connect}"
+            ),
+        }
+        fallback = f"No usable access token for {name!r}; run {connect}"
+        super().__init__(messages.get(reason, fallback))
+
+
+class TokenEndpointError(ProviderError, httpx.HTTPError):
     """The token endpoint answered with something that is not an OAuth response (SEC-45).
 
     `snippet` is a redacted plain-text excerpt of at most 200 characters; nothing was stored.
@@ -315,7 +385,7 @@ class TokenEndpointError(NbOAuthError):
         )
 
 
-class TokenEndpointUnreachable(NbOAuthError):
+class TokenEndpointUnreachable(ProviderError, httpx.HTTPError):
     """The token endpoint could not be reached, or stopped answering: connection refused, a
     name that does not resolve, TLS, a timeout. Nothing was stored, nothing was deleted."""
 
@@ -330,7 +400,7 @@ class TokenEndpointUnreachable(NbOAuthError):
         )
 
 
-class TokenEndpointTimeout(NbOAuthError):
+class TokenEndpointTimeout(ProviderError, httpx.TimeoutException):
     """The token endpoint did not answer in time (SEC-46). Stored credentials were kept (SEC-48)."""
 
     def __init__(self, timeout: float | None = None) -> None:
@@ -341,37 +411,7 @@ class TokenEndpointTimeout(NbOAuthError):
         )
 
 
-class AuthExpired(NbOAuthError):
-    """There is no usable access token and none can be had without the user (SEC-26).
-
-    `reason` is `"not_connected"` (no token yet), `"no_refresh_token"` (the token expired or was
-    rejected and the provider gave no refresh token) or `"rejected"` (the API answered 401 even to
-    a token obtained right before). Stored credentials are kept.
-    """
-
-    def __init__(self, reason: str, *, datasource: str | None = None) -> None:
-        self.reason = reason
-        self.datasource = datasource
-        name = datasource or "NAME"
-        connect = f"nb_oauth.connect({name!r}) or %datasource connect {name}"
-        messages = {
-            "not_connected": f"Datasource {name!r} is not connected; run {connect}",
-            "no_refresh_token": (
-                f"The access token of {name!r} expired and the provider gave no refresh token, "
-                f"so reconnect: run {connect} (to avoid this, ask for offline access, e.g. the "
-                "offline_access scope or auth_params access_type=offline)"
-            ),
-            "rejected": (
-                f"The API rejected the access token of {name!r} right after it was renewed "
-                "(RFC 6750 §3.1 invalid_token); check token_placement, header_prefix and "
-                f"query_param against the API's documentation, or run {connect}"
-            ),
-        }
-        fallback = f"No usable access token for {name!r}; run {connect}"
-        super().__init__(messages.get(reason, fallback))
-
-
-class StorageUnavailable(NbOAuthError):
+class StorageUnavailable(SetupError, httpx.HTTPError):
     """The keyring cannot store or read a secret. The message says how to fix it."""
 
     def __init__(self, problem: str, fix: str) -> None:
@@ -385,7 +425,7 @@ class NoSecureStorage(StorageUnavailable):
     Docker, JupyterHub), or a plaintext file backend without the explicit opt-in (SEC-37)."""
 
 
-class ConfigFileError(NbOAuthError):
+class ConfigFileError(SetupError):
     """The config file cannot be used: damaged, unknown content, or written by a newer nb_oauth.
 
     The message names the file; nothing was changed in it (never a silent reset).
@@ -413,14 +453,16 @@ def _plain(text: str | None) -> str | None:
     return None if text is None else redact_text(text, limit=_DESCRIPTION_LIMIT)
 
 
-def _code_and_description(error: AuthorizationError | TokenError) -> str:
+def _code_and_description(
+    error: AuthorizationError | TokenError | InsufficientScope | ReauthRequired,
+) -> str:
     if error.error_description:
         return f"{error.error} ({error.error_description})"
     return error.error
 
 
 # RFC 6749 §5.2 error codes (and RFC 6750 §3.1 insufficient_scope) → class; others: TokenError.
-_TOKEN_ERROR_CLASSES: Mapping[str, type[TokenError]] = {
+_TOKEN_ERROR_CLASSES: Mapping[str, type[TokenError | ReauthRequired]] = {
     "invalid_grant": ReauthRequired,
     "invalid_client": ClientConfigError,
     "unauthorized_client": ClientConfigError,
@@ -435,8 +477,9 @@ def token_error_from_response(
     *,
     datasource: str | None = None,
     secrets: Iterable[str] = (),
-) -> TokenError:
-    """Map an RFC 6749 §5.2 error payload to the matching `TokenError` subclass (SEC-24).
+) -> TokenError | ReauthRequired:
+    """Map an RFC 6749 §5.2 error payload to its class: `ReauthRequired` for `invalid_grant`,
+    else `TokenError` or one of its subclasses.
 
     `secrets` are values this request sent (a refresh token, a code): servers sometimes echo them
     in `error_description`, so they are masked. Returns the error; never raises, never logs.

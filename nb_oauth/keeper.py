@@ -12,7 +12,7 @@ The rules (SPEC section 4, SECURITY.md items 23-30):
 * client credentials are fetched again; their responses' refresh tokens are ignored (SEC-30);
 * a user token is refreshed with its refresh token (RFC 6749 §6); a refresh response without a
   `refresh_token` keeps the old one, a new one replaces it (rotation, SEC-28);
-* without a refresh token the user must connect again: `AuthExpired`.
+* without a refresh token the user must connect again: `ReauthRequired`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nb_oauth.datasource import Datasource
-from nb_oauth.errors import AuthExpired
+from nb_oauth.errors import ReauthRequired
 from nb_oauth.grants.token_requests import (
     TokenRequest,
     client_credentials_request,
@@ -66,9 +66,9 @@ class TokenKeeper:
     def renewal(self, stale: TokenSet | None = None) -> TokenSet | TokenRequest:
         """After `adopt`: the token set to use, or the token request that gets a new one.
 
-        `stale` is a token the API just rejected: the current set is used only if it holds another,
-        fresh access token (someone renewed meanwhile). Raises `AuthExpired` when only the user can
-        help, and `ConfigError` when the client secret the method needs is not saved.
+        `stale` is a token the API just rejected: the current set is used only if it holds
+        another, fresh access token (someone renewed meanwhile). Raises `ReauthRequired` when only
+        the user can help, and `ConfigError` when the client secret the method needs is not saved.
         """
         current = self._tokens
         if current is not None and self._usable(current, stale):
@@ -77,9 +77,9 @@ class TokenKeeper:
             # RFC 6749 §4.4.3: no refresh token; fetch a new token (SEC-30).
             return client_credentials_request(self.datasource, self._client_secret)
         if current is None:
-            raise AuthExpired("not_connected", datasource=self.datasource.name)
+            raise ReauthRequired("not_connected", datasource=self.datasource.name)
         if not current.refresh_token:
-            raise AuthExpired("no_refresh_token", datasource=self.datasource.name)
+            raise ReauthRequired("no_refresh_token", datasource=self.datasource.name)
         return refresh_token_request(self.datasource, self._client_secret, current)
 
     def _usable(self, tokens: TokenSet, stale: TokenSet | None) -> bool:

@@ -14,10 +14,10 @@ What it does for every request (SPEC section 4, SECURITY.md items 22-33):
 * A token is renewed `refresh_leeway` seconds before it expires (SEC-25): client credentials are
   fetched again (SEC-30), user tokens refreshed (RFC 6749 §6). The new token set is saved to the
   store before the new access token is used (SEC-28).
-* A 401 (RFC 6750 §3.1 `invalid_token`, or no `error` at all) renews once and replays once, if the
-  body can be replayed; a second 401 raises `AuthExpired`, so a broken setup never loops and never
-  hands back a 401 that hides the cause (SEC-26). Without a refresh token the 401 raises
-  `AuthExpired` asking for a reconnect (SPEC section 2). A 403 with
+* A 401 (RFC 6750 §3.1 `invalid_token`, or no `error` at all) renews once and replays once, if
+  the body can be replayed; a second 401 raises `ReauthRequired`, so a broken setup never loops
+  and never hands back a 401 that hides the cause (SEC-26). Without a refresh token the 401
+  raises `ReauthRequired` asking for a reconnect (SPEC section 2). A 403 with
   `error="insufficient_scope"` raises `InsufficientScope` without renewing; every other response
   is returned unchanged (SEC-47).
 * `invalid_grant` raises `ReauthRequired` and deletes the stored tokens (SEC-24); other token
@@ -87,7 +87,6 @@ from nb_oauth._httpx import (
 from nb_oauth.bearer import Verdict, classify, parse_challenges
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import (
-    AuthExpired,
     ConfigError,
     InsufficientScope,
     NbOAuthError,
@@ -244,7 +243,7 @@ class OAuth2Auth(httpx.Auth):
             response = yield self._authorized(request, tokens)
             verdict = self._verdict(response)
             if verdict is Verdict.RENEW:
-                raise AuthExpired("rejected", datasource=self.datasource.name)
+                raise ReauthRequired("rejected", datasource=self.datasource.name)
         if verdict is Verdict.INSUFFICIENT_SCOPE:
             raise self._insufficient_scope(response)
 
@@ -371,10 +370,7 @@ class OAuth2Auth(httpx.Auth):
                 description = challenge.params.get("error_description")
                 break
         return InsufficientScope(
-            "insufficient_scope",
-            description,
-            status_code=response.status_code,
-            datasource=self.datasource.name,
+            description, status_code=response.status_code, datasource=self.datasource.name
         )
 
     # --- drivers ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 
 from nb_oauth.bearer import Verdict, classify, parse_challenges
 from nb_oauth.datasource import Datasource
-from nb_oauth.errors import AuthExpired, InsufficientScope, SecurityWarning
+from nb_oauth.errors import InsufficientScope, ReauthRequired, SecurityWarning
 from nb_oauth.oauth2_auth import OAuth2Auth
 from nb_oauth.secret import Secret
 from nb_oauth.store import MemoryStore
@@ -177,7 +177,7 @@ def test_api_that_always_answers_401_gets_two_calls_and_one_refresh_then_raises_
             return token_reply()
         return httpx.Response(401)
 
-    with pytest.raises(AuthExpired) as raised:
+    with pytest.raises(ReauthRequired) as raised:
         drive(auth, httpx.Request("GET", f"{API}/me"), respond)
     assert raised.value.reason == "rejected"
     assert len([r for r in sent if str(r.url) != TOKEN_URL]) == 2
@@ -188,7 +188,7 @@ def test_api_that_always_answers_401_gets_two_calls_and_one_refresh_then_raises_
 def test_401_without_a_refresh_token_asks_for_a_reconnect(clock) -> None:
     auth, store = make_auth(clock)
     store.save_tokens("crm", user_tokens(clock(), refresh=None))
-    with pytest.raises(AuthExpired, match="connect") as raised:
+    with pytest.raises(ReauthRequired, match="connect") as raised:
         drive(auth, httpx.Request("GET", f"{API}/me"), server(lambda r: httpx.Response(401)))
     assert raised.value.reason == "no_refresh_token"
 

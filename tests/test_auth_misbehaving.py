@@ -169,7 +169,7 @@ def test_api_that_always_answers_401_gets_two_calls_and_one_token_call_sec_26(
 ) -> None:
     server.api = lambda r: httpx.Response(401, headers={"WWW-Authenticate": "Bearer"})
     session = make_session(clock, server)
-    with client(session, server) as api, pytest.raises(errors.AuthExpired):
+    with client(session, server) as api, pytest.raises(errors.ReauthRequired):
         api.get("/me")
     assert (len(server.api_calls), len(server.token_calls)) == (2, 1)
 

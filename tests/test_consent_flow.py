@@ -20,7 +20,7 @@ from nb_oauth.consent.flow import (
     disconnect,
 )
 from nb_oauth.demo import DemoProvider
-from nb_oauth.errors import AuthExpired, AuthorizationDenied, PortInUse
+from nb_oauth.errors import AuthorizationDenied, PortInUse, ReauthRequired
 from nb_oauth.session import Session
 from tests.conftest import BrowserRobot, FakeClock
 
@@ -113,7 +113,7 @@ def test_connect_then_call_refresh_rotate_and_disconnect(
             data["client_secret"] = client.client_secret
     assert httpx.post(provider.token_url, data=data, auth=auth).json()["error"] == "invalid_grant"
     # And the live client knows it is disconnected.
-    with session.client("demo") as api, pytest.raises(AuthExpired, match="connect"):
+    with session.client("demo") as api, pytest.raises(ReauthRequired, match="connect"):
         api.get("/api/me")
 
 
@@ -169,7 +169,7 @@ def test_missing_refresh_token_warns_with_hints_then_asks_to_reconnect(
     with session.client("demo") as api:
         assert api.get("/api/me").status_code == 200
         clock.advance(300)
-        with pytest.raises(AuthExpired) as raised:
+        with pytest.raises(ReauthRequired) as raised:
             api.get("/api/me")
     message = str(raised.value)
     assert "\n" not in message

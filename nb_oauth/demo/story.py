@@ -15,7 +15,7 @@ from nb_oauth.consent.flow import SignInLink, connect, disconnect, open_in_new_t
 from nb_oauth.datasource import Datasource
 from nb_oauth.demo.browser import approve
 from nb_oauth.demo.provider import DemoProvider
-from nb_oauth.errors import AuthExpired
+from nb_oauth.errors import ReauthRequired
 from nb_oauth.session import Session
 from nb_oauth.tokens import human_duration
 
@@ -93,7 +93,7 @@ def run_story(*, headless: bool, timeout: float, say: Callable[[str], None] = pr
             with session.client("demo") as api:
                 api.get("/api/me")
             after = "the API still answered (unexpected)"
-        except AuthExpired as exc:
+        except ReauthRequired as exc:
             after = f"the next call says: {exc}"
         say(f"[6/6] {outcome}; {after}")
     say("Demo finished: the provider is stopped and nothing was written to disk or keyring.")
