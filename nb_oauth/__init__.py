@@ -12,7 +12,6 @@ cell through an httpx client that attaches the token and refreshes it by itself:
 Everything public is importable from here and listed in ``__all__``; other modules may change.
 """
 
-from __future__ import annotations
 
 import importlib as _importlib
 import typing as _typing
@@ -22,21 +21,21 @@ __version__ = "0.1.0"
 # Public name -> defining module. Imported on first use (PEP 562), so that `import nb_oauth` and
 # `%load_ext nb_oauth` stay fast: httpx and the rest load when a name is first needed.
 _EXPORTS = {
-    "async_client": "nb_oauth.api",
-    "async_redirect_guard": "nb_oauth._httpx",
-    "auth": "nb_oauth.api",
+    "async_client": "nb_oauth.process_session",
+    "async_redirect_guard": "nb_oauth.redirects",
+    "auth": "nb_oauth.process_session",
     "AuthorizationDenied": "nb_oauth.errors",
     "AuthorizationError": "nb_oauth.errors",
     "CallbackTimeout": "nb_oauth.errors",
-    "client": "nb_oauth.api",
+    "client": "nb_oauth.process_session",
     "ClientConfigError": "nb_oauth.errors",
     "ConfigError": "nb_oauth.errors",
     "ConfigFileError": "nb_oauth.errors",
-    "connect": "nb_oauth.api",
+    "connect": "nb_oauth.process_session",
     "ConnectResult": "nb_oauth.consent.flow",
     "Datasource": "nb_oauth.datasource",
-    "default_session": "nb_oauth.api",
-    "disconnect": "nb_oauth.api",
+    "default_session": "nb_oauth.process_session",
+    "disconnect": "nb_oauth.process_session",
     "DisconnectResult": "nb_oauth.consent.flow",
     "InsufficientScope": "nb_oauth.errors",
     "KeyringStore": "nb_oauth.store.keyring_store",
@@ -47,141 +46,181 @@ _EXPORTS = {
     "NoSecureStorage": "nb_oauth.errors",
     "OAuth2Auth": "nb_oauth.oauth2_auth",
     "PortInUse": "nb_oauth.errors",
+    "ProviderError": "nb_oauth.errors",
     "ReauthRequired": "nb_oauth.errors",
-    "redirect_guard": "nb_oauth._httpx",
-    "remove": "nb_oauth.api",
-    "save": "nb_oauth.api",
+    "redirect_guard": "nb_oauth.redirects",
+    "remove": "nb_oauth.process_session",
+    "save": "nb_oauth.process_session",
     "ScopeError": "nb_oauth.errors",
     "Secret": "nb_oauth.secret",
     "SecretTooLargeForBackend": "nb_oauth.errors",
     "SecurityWarning": "nb_oauth.errors",
     "Session": "nb_oauth.session",
+    "SetupError": "nb_oauth.errors",
     "SignInCancelled": "nb_oauth.errors",
+    "SignInError": "nb_oauth.errors",
     "StateMismatch": "nb_oauth.errors",
     "StorageUnavailable": "nb_oauth.errors",
     "StorageWarning": "nb_oauth.errors",
     "TokenEndpointError": "nb_oauth.errors",
     "TokenEndpointTimeout": "nb_oauth.errors",
+    "TokenEndpointUnreachable": "nb_oauth.errors",
     "TokenError": "nb_oauth.errors",
     "TokenSet": "nb_oauth.tokens",
     "TokenStore": "nb_oauth.store",
 }
 
-__all__ = [
-    "__version__",
-    "async_client",
-    "async_redirect_guard",
-    "auth",
-    "AuthorizationDenied",
-    "AuthorizationError",
-    "CallbackTimeout",
-    "client",
-    "ClientConfigError",
-    "ConfigError",
-    "ConfigFileError",
-    "connect",
-    "ConnectResult",
-    "Datasource",
-    "default_session",
-    "disconnect",
-    "DisconnectResult",
-    "InsufficientScope",
-    "KeyringStore",
-    "load_ipython_extension",
-    "MemoryStore",
-    "NbOAuthError",
-    "NbOAuthWarning",
-    "NoRefreshToken",
-    "NoSecureStorage",
-    "OAuth2Auth",
-    "PortInUse",
-    "ReauthRequired",
-    "redirect_guard",
-    "remove",
-    "save",
-    "ScopeError",
-    "Secret",
-    "SecretTooLargeForBackend",
-    "SecurityWarning",
-    "Session",
-    "SignInCancelled",
-    "StateMismatch",
-    "StorageUnavailable",
-    "StorageWarning",
-    "TokenEndpointError",
-    "TokenEndpointTimeout",
-    "TokenError",
-    "TokenSet",
-    "TokenStore",
-    "unload_ipython_extension",
-]
+#: Derived, never listed by hand: the exports above, the version and the extension's hooks.
+__all__ = sorted(
+    [*_EXPORTS, "__version__", "load_ipython_extension", "unload_ipython_extension"],
+    key=str.casefold,
+)
 
+# For type checkers only (they do not run `__getattr__`); tests/test_exported_members.py checks
+# that these imports name exactly `_EXPORTS`.
 if _typing.TYPE_CHECKING:
-    from nb_oauth._httpx import (
-        async_redirect_guard,
-        redirect_guard,
-    )
-    from nb_oauth.api import (
-        async_client,
-        auth,
-        client,
-        connect,
-        default_session,
-        disconnect,
-        remove,
-        save,
+    from nb_oauth.consent.flow import (
+        ConnectResult as ConnectResult,
     )
     from nb_oauth.consent.flow import (
-        ConnectResult,
-        DisconnectResult,
-        NoRefreshToken,
+        DisconnectResult as DisconnectResult,
+    )
+    from nb_oauth.consent.flow import (
+        NoRefreshToken as NoRefreshToken,
     )
     from nb_oauth.datasource import (
-        Datasource,
+        Datasource as Datasource,
     )
     from nb_oauth.errors import (
-        AuthorizationDenied,
-        AuthorizationError,
-        CallbackTimeout,
-        ClientConfigError,
-        ConfigError,
-        ConfigFileError,
-        InsufficientScope,
-        NbOAuthError,
-        NbOAuthWarning,
-        NoSecureStorage,
-        PortInUse,
-        ReauthRequired,
-        ScopeError,
-        SecretTooLargeForBackend,
-        SecurityWarning,
-        SignInCancelled,
-        StateMismatch,
-        StorageUnavailable,
-        StorageWarning,
-        TokenEndpointError,
-        TokenEndpointTimeout,
-        TokenError,
+        AuthorizationDenied as AuthorizationDenied,
+    )
+    from nb_oauth.errors import (
+        AuthorizationError as AuthorizationError,
+    )
+    from nb_oauth.errors import (
+        CallbackTimeout as CallbackTimeout,
+    )
+    from nb_oauth.errors import (
+        ClientConfigError as ClientConfigError,
+    )
+    from nb_oauth.errors import (
+        ConfigError as ConfigError,
+    )
+    from nb_oauth.errors import (
+        ConfigFileError as ConfigFileError,
+    )
+    from nb_oauth.errors import (
+        InsufficientScope as InsufficientScope,
+    )
+    from nb_oauth.errors import (
+        NbOAuthError as NbOAuthError,
+    )
+    from nb_oauth.errors import (
+        NbOAuthWarning as NbOAuthWarning,
+    )
+    from nb_oauth.errors import (
+        NoSecureStorage as NoSecureStorage,
+    )
+    from nb_oauth.errors import (
+        PortInUse as PortInUse,
+    )
+    from nb_oauth.errors import (
+        ProviderError as ProviderError,
+    )
+    from nb_oauth.errors import (
+        ReauthRequired as ReauthRequired,
+    )
+    from nb_oauth.errors import (
+        ScopeError as ScopeError,
+    )
+    from nb_oauth.errors import (
+        SecretTooLargeForBackend as SecretTooLargeForBackend,
+    )
+    from nb_oauth.errors import (
+        SecurityWarning as SecurityWarning,
+    )
+    from nb_oauth.errors import (
+        SetupError as SetupError,
+    )
+    from nb_oauth.errors import (
+        SignInCancelled as SignInCancelled,
+    )
+    from nb_oauth.errors import (
+        SignInError as SignInError,
+    )
+    from nb_oauth.errors import (
+        StateMismatch as StateMismatch,
+    )
+    from nb_oauth.errors import (
+        StorageUnavailable as StorageUnavailable,
+    )
+    from nb_oauth.errors import (
+        StorageWarning as StorageWarning,
+    )
+    from nb_oauth.errors import (
+        TokenEndpointError as TokenEndpointError,
+    )
+    from nb_oauth.errors import (
+        TokenEndpointTimeout as TokenEndpointTimeout,
+    )
+    from nb_oauth.errors import (
+        TokenEndpointUnreachable as TokenEndpointUnreachable,
+    )
+    from nb_oauth.errors import (
+        TokenError as TokenError,
     )
     from nb_oauth.oauth2_auth import (
-        OAuth2Auth,
+        OAuth2Auth as OAuth2Auth,
+    )
+    from nb_oauth.process_session import (
+        async_client as async_client,
+    )
+    from nb_oauth.process_session import (
+        auth as auth,
+    )
+    from nb_oauth.process_session import (
+        client as client,
+    )
+    from nb_oauth.process_session import (
+        connect as connect,
+    )
+    from nb_oauth.process_session import (
+        default_session as default_session,
+    )
+    from nb_oauth.process_session import (
+        disconnect as disconnect,
+    )
+    from nb_oauth.process_session import (
+        remove as remove,
+    )
+    from nb_oauth.process_session import (
+        save as save,
+    )
+    from nb_oauth.redirects import (
+        async_redirect_guard as async_redirect_guard,
+    )
+    from nb_oauth.redirects import (
+        redirect_guard as redirect_guard,
     )
     from nb_oauth.secret import (
-        Secret,
+        Secret as Secret,
     )
     from nb_oauth.session import (
-        Session,
+        Session as Session,
     )
     from nb_oauth.store import (
-        MemoryStore,
-        TokenStore,
+        MemoryStore as MemoryStore,
+    )
+    from nb_oauth.store import (
+        TokenStore as TokenStore,
     )
     from nb_oauth.store.keyring_store import (
-        KeyringStore,
+        KeyringStore as KeyringStore,
     )
     from nb_oauth.tokens import (
-        TokenSet,
+        TokenSet as TokenSet,
     )
+
 
 def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)

@@ -132,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         return _demo(headless=args.headless, timeout=args.timeout)
     try:
-        from .demo import DemoProvider, PortInUse
+        from .demo import DemoProvider
+        from .errors import PortInUse
     except ImportError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
@@ -150,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         provider.start()
     except PortInUse as exc:
-        print(f"{PROG}: error: {exc.strerror}", file=sys.stderr)
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     try:
         _print_provider(provider)

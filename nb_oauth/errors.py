@@ -15,8 +15,9 @@ It reads as the questions a user has when something fails:
      │    ├── TokenEndpointError     the token endpoint answered something that is not OAuth
      │    ├── TokenEndpointTimeout   the token endpoint did not answer in time
      │    └── TokenEndpointUnreachable  the token endpoint could not be reached
-     ├── SetupError                  this machine's setup: storage and the config file
+     ├── SetupError                  this machine's setup: storage, the config file, ports
      │    ├── ConfigFileError        the config file is damaged, unknown or from a newer version
+     │    ├── PortInUse              a fixed port on 127.0.0.1 is taken
      │    └── StorageUnavailable     the keyring cannot store or read a secret
      │         ├── NoSecureStorage   no keyring backend nb_oauth may use
      │         └── SecretTooLargeForBackend
@@ -24,8 +25,7 @@ It reads as the questions a user has when something fails:
      └── SignInError                 the sign-in in the browser did not finish
           ├── StateMismatch          only responses of another sign-in arrived
           ├── CallbackTimeout        no answer from the browser in time
-          ├── SignInCancelled        cancelled (Cancel, or a newer sign-in)
-          └── PortInUse              the fixed redirect_port is taken
+          └── SignInCancelled        cancelled (Cancel, or a newer sign-in)
 
     NbOAuthWarning (a UserWarning)   recoverable server quirks: missing token_type, odd expires_in
      ├── SecurityWarning             a setting weakens security (query-parameter tokens)
@@ -205,16 +205,18 @@ class StateMismatch(SignInError):
         )
 
 
-class PortInUse(SignInError):
-    """The fixed ``redirect_port`` is taken; raised before any browser opens (SEC-2)."""
+class PortInUse(SetupError):
+    """A fixed port on 127.0.0.1 is taken: the datasource's ``redirect_port`` (raised before any
+    browser opens) or a port asked of the demo provider."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *, fix: str | None = None) -> None:
         self.port = port
-        super().__init__(
-            f"Port {port} on 127.0.0.1 is in use, so the sign-in redirect cannot be received; "
-            "close the program using it, or set redirect_port=0 if the provider accepts any "
-            "loopback port (RFC 8252 §7.3)"
-        )
+        if fix is None:
+            fix = (
+                "so the sign-in redirect cannot be received; close the program using it, or set "
+                "redirect_port=0 if the provider accepts any loopback port (RFC 8252 §7.3)"
+            )
+        super().__init__(f"Port {port} on 127.0.0.1 is in use, {fix}")
 
 
 class SignInCancelled(SignInError):

@@ -72,18 +72,6 @@ from typing import Any, NoReturn, Protocol, Union
 import anyio
 import httpx
 
-from nb_oauth._httpx import (
-    DEFAULT_TIMEOUT,
-    TOKEN_ATTACHED,
-    TokenAttachment,
-    aread_token_body,
-    is_token_request,
-    read_token_body,
-    request_error,
-    scrub_response,
-    token_http_request,
-    without_token,
-)
 from nb_oauth.bearer import Verdict, classify, parse_challenges
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import (
@@ -97,8 +85,17 @@ from nb_oauth.errors import (
 )
 from nb_oauth.keeper import TokenKeeper
 from nb_oauth.logs import install_log_filter
+from nb_oauth.redirects import TOKEN_ATTACHED, TokenAttachment, scrub_response, without_token
 from nb_oauth.secret import Secret
 from nb_oauth.store import RenewalLock, TokenStore
+from nb_oauth.token_http import (
+    DEFAULT_TIMEOUT,
+    aread_token_body,
+    is_token_request,
+    read_token_body,
+    request_error,
+    token_http_request,
+)
 from nb_oauth.tokens import TokenSet
 
 __all__ = ["OAuth2Auth"]

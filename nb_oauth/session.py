@@ -4,7 +4,7 @@ A session owns a `TokenStore` and a clock, and hands out one shared `OAuth2Auth`
 every client of a datasource made by one session renews its token single-flight (SEC-27). State
 lives in session objects, never in module globals (STYLE rule 10): the IPython extension creates
 and owns its own session; tests make one per test; the module-level calls of SPEC section 9
-(`nb_oauth.save`, `nb_oauth.client`, ...) use `nb_oauth.api.default_session()`.
+(`nb_oauth.save`, `nb_oauth.client`, ...) use `nb_oauth.process_session.default_session()`.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from typing import Any
 
 import httpx
 
-from nb_oauth._httpx import DEFAULT_TIMEOUT, async_redirect_guard, redirect_guard
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import ConfigError
 from nb_oauth.oauth2_auth import OAuth2Auth
+from nb_oauth.redirects import async_redirect_guard, redirect_guard
 from nb_oauth.secret import Secret
 from nb_oauth.store import MemoryStore, TokenStore
+from nb_oauth.token_http import DEFAULT_TIMEOUT
 from nb_oauth.tokens import TokenSet
 
 __all__ = ["Session", "missing_secret"]

@@ -35,7 +35,7 @@ CHROMIUM_ARGS = [
 
 CELLS = [
     "%load_ext nb_oauth",
-    "from nb_oauth.api import default_session\n"
+    "from nb_oauth.process_session import default_session\n"
     "from nb_oauth.demo import DemoProvider\n"
     "from nb_oauth.jupyter.widgets import DatasourceForm\n"
     "\n"

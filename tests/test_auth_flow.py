@@ -294,8 +294,8 @@ def test_challenge_parser_never_raises_on_garbage() -> None:
 )
 def test_httpx_url_origin_agrees_with_the_pure_origin(url: str) -> None:
     # The hot path reads httpx's parsed URL; it must decide exactly as bearer.origin does (SEC-32).
-    from nb_oauth._httpx import url_origin
     from nb_oauth.bearer import origin
+    from nb_oauth.redirects import url_origin
 
     assert url_origin(httpx.URL(url)) == origin(url)
 

@@ -95,8 +95,8 @@ def test_busy_port_is_one_line_without_traceback(busy_port: int) -> None:
     result = run("provider", "--port", str(busy_port))
     assert result.returncode == 1
     assert result.stderr == (
-        f"nb-oauth: error: port {busy_port} on 127.0.0.1 is in use; "
-        "choose another port or 0 for any free one\n"
+        f"nb-oauth: error: Port {busy_port} on 127.0.0.1 is in use, "
+        "choose another port, or 0 for any free one\n"
     )
 
 

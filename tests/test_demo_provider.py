@@ -645,7 +645,7 @@ def test_stopping_the_provider_closes_both_ports() -> None:
 
 def test_a_busy_fixed_port_raises_port_in_use(demo_provider: DemoProvider) -> None:
     busy = int(demo_provider.issuer.rsplit(":", 1)[1])
-    with pytest.raises(PortInUse, match=f"port {busy} on 127.0.0.1 is in use"):
+    with pytest.raises(PortInUse, match=f"Port {busy} on 127.0.0.1 is in use"):
         DemoProvider(port=busy).start()
 
 

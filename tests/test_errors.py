@@ -26,6 +26,7 @@ from nb_oauth.errors import (
     ScopeError,
     SecretTooLargeForBackend,
     SetupError,
+    SignInCancelled,
     SignInError,
     StateMismatch,
     StorageUnavailable,
@@ -251,9 +252,9 @@ def test_the_tree_reads_as_the_users_questions() -> None:
                 TokenEndpointTimeout, TokenEndpointUnreachable):
         assert issubclass(cls, ProviderError)
     assert not issubclass(InsufficientScope, TokenError)  # an API's answer, not a token error
-    for cls in (ConfigFileError, StorageUnavailable, NoSecureStorage):
+    for cls in (ConfigFileError, StorageUnavailable, NoSecureStorage, PortInUse):
         assert issubclass(cls, SetupError)
-    for cls in (StateMismatch, CallbackTimeout, PortInUse):
+    for cls in (StateMismatch, CallbackTimeout, SignInCancelled):
         assert issubclass(cls, SignInError)
     assert issubclass(TokenEndpointTimeout, httpx.TimeoutException)
     assert not issubclass(ConfigError, httpx.HTTPError)

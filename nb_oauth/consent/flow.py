@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
-from nb_oauth._httpx import get_document, send_token_request
 from nb_oauth.bearer import origin
 from nb_oauth.consent.catcher import LoopbackCatcher
 from nb_oauth.consent.request import AuthorizationRequest, IgnoredResponse
@@ -44,6 +43,7 @@ from nb_oauth.grants.token_requests import (
 )
 from nb_oauth.oauth2_auth import RENEWAL_LOCK_TIMEOUT_S
 from nb_oauth.secret import Secret
+from nb_oauth.token_http import get_document, send_token_request
 from nb_oauth.tokens import TokenSet, human_duration
 
 if TYPE_CHECKING:

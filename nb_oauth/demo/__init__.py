@@ -14,7 +14,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "the nb_oauth demo provider needs its extra: pip install 'nb_oauth[demo]'"
     ) from exc
 
-from .provider import DemoProvider, PortInUse
+from nb_oauth.errors import PortInUse
+
+from .provider import DemoProvider
 from .settings import DemoSettings
 from .store import DemoClient
 

@@ -15,20 +15,18 @@ from typing import Any
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from nb_oauth.errors import PortInUse
+
 from .api import create_api_app
 from .authorization_server import create_authorization_app
 from .settings import DemoSettings
 from .store import DemoClient, DemoStore, demo_clients
 
-__all__ = ["DemoProvider", "PortInUse"]
+__all__ = ["DemoProvider"]
 
 log = logging.getLogger("nb_oauth.demo")
 
 HOST = "127.0.0.1"
-
-
-class PortInUse(OSError):
-    """A fixed port asked for with ``port=`` or ``api_port=`` is taken by another program."""
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -205,9 +203,7 @@ def _listen(port: int) -> socket.socket:
     try:
         sock.bind((HOST, port))
         sock.listen(64)
-    except OSError as exc:
+    except OSError:
         sock.close()
-        raise PortInUse(
-            exc.errno, f"port {port} on {HOST} is in use; choose another port or 0 for any free one"
-        ) from None
+        raise PortInUse(port, fix="choose another port, or 0 for any free one") from None
     return sock

@@ -2,7 +2,7 @@
 
 Each builder returns a `TokenRequest` (URL, headers, body bytes) that any HTTP library can send;
 `read_token_response` turns the answer back into a `TokenSet` or a typed error. The httpx adapter
-(`nb_oauth.oauth2_auth`, `nb_oauth._httpx`) is the only place that makes an `httpx.Request` out
+(`nb_oauth.oauth2_auth`, `nb_oauth.token_http`) is the only place that makes an `httpx.Request` out
 of one, so a port to another HTTP library (httpx2) reuses all of this unchanged.
 
 A `TokenRequest` carries credentials in `headers` and `body`; its `repr` shows only the grant and

@@ -6,10 +6,10 @@ to kernel start-up.
 
 Both magics are ``@no_var_expand``: IPython would otherwise expand ``$x`` and ``{x}`` in the line,
 which mangles URLs and JSON. Notebook values go into a request through ``{{ name }}`` placeholders
-instead (see ``nb_oauth.cell``).
+instead (see ``nb_oauth.http_cell``).
 
-The magics share the process's default session (``nb_oauth.api.default_session()``) with the
-Python API, so ``%datasource add`` and ``nb_oauth.client(...)`` see the same datasources. This
+The magics share the process's default session (``nb_oauth.default_session()``) with the Python
+API, so ``%datasource add`` and ``nb_oauth.client(...)`` see the same datasources. This
 departs from STYLE rule 10 (a session owned by the Magics instance) on purpose: two registries in
 one kernel would disagree about what is saved. The Magics instance owns only per-notebook state
 (its clients and the ``%datasource use`` default) and closes it on unload.
@@ -17,16 +17,14 @@ one kernel would disagree about what is saved. The Magics instance owns only per
 
 from __future__ import annotations
 
-import shlex
 from typing import TYPE_CHECKING, Any
 
-from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
 
 if TYPE_CHECKING:
     import httpx
 
-    from nb_oauth.jupyter.commands import Context
+    from nb_oauth.jupyter.datasource_magic import Context
     from nb_oauth.session import Session
 
 __all__ = ["NbOAuthMagics", "load", "unload"]
@@ -49,8 +47,8 @@ class NbOAuthMagics(Magics):
     @property
     def context(self) -> Context:
         if self._context is None:
-            from nb_oauth.api import default_session
-            from nb_oauth.jupyter.commands import Context
+            from nb_oauth.jupyter.datasource_magic import Context
+            from nb_oauth.process_session import default_session
 
             session = self._session or default_session()
             self._context = Context(
@@ -104,7 +102,7 @@ class NbOAuthMagics(Magics):
         {{ name }} on the line is replaced by the notebook variable `name` (also {{ obj.attr }}),
         shell-quoted: --token-url {{ provider.token_url }}. The line is not otherwise expanded.
         """
-        from nb_oauth.jupyter.commands import run_datasource_command
+        from nb_oauth.jupyter.datasource_magic import run_datasource_command
 
         return run_datasource_command(self.context, line)
 
@@ -133,7 +131,7 @@ class NbOAuthMagics(Magics):
         text is shown as text. -o VAR also stores the data in VAR; --response returns (and
         stores) the httpx.Response instead. A 4xx/5xx answer is shown as one error block.
         """
-        from nb_oauth.jupyter.calls import run_api_magic
+        from nb_oauth.jupyter.api_magic import run_api_magic
 
         return run_api_magic(self, line, cell)
 
@@ -197,7 +195,7 @@ def _matcher(magics: NbOAuthMagics) -> Any:
 def _matches(magics: NbOAuthMagics, magic: str, words: list[str], fragment: str) -> list[str]:
     session = magics.context.session
     if magic == "%datasource":
-        from nb_oauth.jupyter.commands import completions
+        from nb_oauth.jupyter.datasource_magic import completions
 
         return completions(session, words, fragment)
     if fragment.startswith("-"):
@@ -237,42 +235,3 @@ def unload(ipython: Any) -> None:
                 table[kind][name], "__self__", None
             ) is magics:
                 del table[kind][name]
-
-
-def parse_api_line(line: str, *, cell: bool) -> tuple[str | None, str | None, bool, list[str]]:
-    """``[NAME] [-o VAR] [--response]`` (+ ``METHOD URL`` for the line form) → parts.
-
-    Returns (name, output variable, want response, request words). Raises ``UsageError``.
-    """
-    try:
-        words = shlex.split(line)
-    except ValueError as exc:
-        raise UsageError(f"%api: {exc} (check the quotes)") from None
-    output: str | None = None
-    want_response = False
-    rest: list[str] = []
-    index = 0
-    while index < len(words):
-        word = words[index]
-        if word in ("-o", "--output"):
-            if index + 1 == len(words) or not words[index + 1].isidentifier():
-                raise UsageError("%api: -o needs a variable name, such as -o items")
-            output = words[index + 1]
-            index += 2
-            continue
-        if word == "--response":
-            want_response = True
-        elif word.startswith("-") and not rest:
-            raise UsageError(f"%api: unknown option {word!r}; options are -o VAR and --response")
-        else:
-            rest.append(word)
-        index += 1
-    from nb_oauth.cell import METHODS
-
-    if cell:
-        if len(rest) > 1:
-            raise UsageError("%%api: the first line takes only [NAME] [-o VAR] [--response]")
-        return (rest[0] if rest else None), output, want_response, []
-    if len(rest) >= 2 and rest[0].upper() not in METHODS and rest[1].upper() in METHODS:
-        return rest[0], output, want_response, rest[1:]
-    return None, output, want_response, rest

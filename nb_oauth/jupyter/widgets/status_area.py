@@ -152,12 +152,13 @@ class StatusArea(w.VBox):  # type: ignore[misc]
     # -- ConsentView, called from the sign-in thread -----------------------------------------
 
     def waiting(self, sign_in: SignInLink) -> None:
+        deadline = self._now() + sign_in.timeout
+        self._show_time_left(deadline)  # at once, with the link: never a blank countdown
         self._link.value = sign_in_html(sign_in)
         self._stop_ticking = stop = threading.Event()
         self._waiting.layout.display = None
         threading.Thread(
-            target=self._tick, args=(self._now() + sign_in.timeout, stop),
-            name="nb_oauth-countdown", daemon=True,
+            target=self._tick, args=(deadline, stop), name="nb_oauth-countdown", daemon=True
         ).start()
 
     def finished(self, message: str) -> None:
@@ -173,8 +174,9 @@ class StatusArea(w.VBox):  # type: ignore[misc]
 
     def _tick(self, deadline: float, stop: threading.Event) -> None:
         # Its own thread: the sign-in thread is blocked in the catcher's wait meanwhile.
-        while True:
-            left = max(0, round(deadline - self._now()))
-            self._countdown.value = f"Waiting for the sign-in: {left // 60}:{left % 60:02d} left"
-            if stop.wait(1.0):
-                return
+        while not stop.wait(1.0):
+            self._show_time_left(deadline)
+
+    def _show_time_left(self, deadline: float) -> None:
+        left = max(0, round(deadline - self._now()))
+        self._countdown.value = f"Waiting for the sign-in: {left // 60}:{left % 60:02d} left"

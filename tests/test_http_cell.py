@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from nb_oauth.cell import ApiCellError, ApiRequest, parse_api_cell
+from nb_oauth.http_cell import ApiCellError, ApiRequest, parse_api_cell
 
 
 def test_request_line_headers_and_body() -> None:

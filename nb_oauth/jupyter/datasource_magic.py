@@ -20,9 +20,9 @@ from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 
-from nb_oauth.cell import ApiCellError, fill_placeholders
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import NbOAuthError, first_line
+from nb_oauth.http_cell import ApiCellError, fill_placeholders
 from nb_oauth.jupyter.display import DatasourceList, DatasourceStatus, missing_base_url_hint
 from nb_oauth.session import Session
 
@@ -285,7 +285,7 @@ def _connect_parser() -> _Parser:
 def _connect(ctx: Context, words: list[str]) -> object:
     args = _connect_parser().parse_args(words)
     _existing(ctx, args.name)
-    from nb_oauth.api import connect
+    from nb_oauth.process_session import connect
 
     try:
         result = connect(
@@ -308,7 +308,7 @@ def _connect(ctx: Context, words: list[str]) -> object:
 def _disconnect(ctx: Context, words: list[str]) -> object:
     args = _name_parser("%datasource disconnect").parse_args(words)
     _existing(ctx, args.name)
-    from nb_oauth.api import disconnect
+    from nb_oauth.process_session import disconnect
 
     print(disconnect(args.name, session=ctx.session))
     return None

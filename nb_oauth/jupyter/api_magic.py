@@ -10,9 +10,15 @@ import httpx
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from nb_oauth.cell import ApiCellError, ApiRequest, parse_api_cell, parse_request_line
 from nb_oauth.errors import InsufficientScope, NbOAuthError, first_line
-from nb_oauth.jupyter.commands import unknown_datasource
+from nb_oauth.http_cell import (
+    ApiCellError,
+    ApiRequest,
+    parse_api_cell,
+    parse_api_line,
+    parse_request_line,
+)
+from nb_oauth.jupyter.datasource_magic import unknown_datasource
 from nb_oauth.jupyter.display import HttpErrorBlock, JsonDict, JsonList, TextBody
 from nb_oauth.redact import redact_text, redact_url
 
@@ -26,11 +32,13 @@ _EXCERPT = 300
 
 def run_api_magic(magics: NbOAuthMagics, line: str, cell: str | None) -> object:
     """Run one ``%%api`` cell or ``%api`` line; returns the value to display (and keep in ``_``)."""
-    from nb_oauth.jupyter.magics import parse_api_line
-
     session = magics.context.session
     user_ns = magics.user_ns
-    name, output, want_response, words = parse_api_line(line, cell=cell is not None)
+    magic = "%%api" if cell is not None else "%api"
+    try:
+        name, output, want_response, words = parse_api_line(line, cell=cell is not None)
+    except ApiCellError as exc:
+        raise UsageError(f"{magic}: {exc}") from None
     if cell is None and len(words) == 2 and words[0] in session.names():
         name, words = words[0], words[1:]  # %api NAME URL: a GET
     name = name or _default_name(magics)

@@ -1,25 +1,19 @@
-"""The httpx-specific pieces around `nb_oauth.oauth2_auth.OAuth2Auth`.
+"""Token requests over httpx: building them from `TokenRequest` data, reading their answers with
+a size cap and a typed timeout, and sending the ones made outside an API client's auth flow.
 
-Together with `nb_oauth.oauth2_auth` (and the client factories in `nb_oauth.session`) this is
-the only code that imports httpx. The protocol decisions live in `nb_oauth.bearer`,
-`nb_oauth.keeper` and `nb_oauth.grants`, over plain strings and bytes, so that supporting httpx2
-(same API, maintained continuation of httpx) means changing the imports in these three modules,
-not the protocol logic.
+The protocol decisions live in `nb_oauth.grants` and `nb_oauth.tokens`, over plain strings and
+bytes; this module and `nb_oauth.redirects` are where they meet httpx (with `nb_oauth.oauth2_auth`
+and the client factories in `nb_oauth.session`).
 
-* `request_error`, which attaches the request to an error that is also an `httpx.HTTPError`
-  (the errors that can surface from `client.get(...)`, declared in `nb_oauth.errors`).
 * `DEFAULT_TIMEOUT`, the explicit timeouts of every client nb_oauth builds and of every token
-  request (SEC-46).
-* The redirect guard, an event hook that strips the token from a redirect hop that leaves the
-  datasource's origins (SEC-32): httpx follows redirects *below* the auth flow, so the flow never
-  sees a hop, and httpx drops a cross-origin `Authorization` header but not a query parameter.
+  request (docs/security.md, "Network faults").
+* `request_error`, which attaches the request to an error that is also an `httpx.HTTPError` (the
+  errors that can surface from `client.get(...)`, declared in `nb_oauth.errors`).
 * Converting `TokenRequest` data to `httpx.Request`, and reading token responses with a size cap
-  and a typed timeout (SEC-45, SEC-46).
+  and a typed timeout (docs/security.md, "Bad server input").
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import httpx
 
@@ -30,21 +24,14 @@ from nb_oauth.tokens import MAX_TOKEN_RESPONSE_BYTES
 
 __all__ = [
     "aread_token_body",
-    "async_redirect_guard",
     "DEFAULT_TIMEOUT",
+    "get_document",
     "is_token_request",
     "read_token_body",
-    "redirect_guard",
     "request_error",
-    "scrub_response",
-    "get_document",
     "send_token_request",
-    "TOKEN_ATTACHED",
     "TOKEN_REQUEST",
-    "TokenAttachment",
     "token_http_request",
-    "url_origin",
-    "without_token",
 ]
 
 # SEC-46: connect, read, write and pool timeouts, never None.
@@ -52,37 +39,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
 
 # Request extensions (copied by httpx onto redirect hops) that mark nb_oauth's requests.
 TOKEN_REQUEST = "nb_oauth.token_request"  # value: the token endpoint's origin
-TOKEN_ATTACHED = "nb_oauth.token_attached"  # value: a TokenAttachment
 
-
-@dataclass(frozen=True)
-class TokenAttachment:
-    """Where a request's access token may go: the datasource's origins and its query parameter."""
-
-    origins: frozenset[str]
-    query_param: str | None
-
-    def allows(self, url: httpx.URL) -> bool:
-        """True when `url` is on one of the datasource's resource origins (SEC-32)."""
-        return url_origin(url) in self.origins
-
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def url_origin(url: httpx.URL) -> str | None:
-    """`nb_oauth.bearer.origin` of an already parsed httpx URL, without parsing it again.
-
-    It runs on every request (and every redirect hop), so it reads httpx's normalised parts
-    (lower-case scheme and host) instead of re-parsing the URL string.
-    """
-    default_port = _DEFAULT_PORTS.get(url.scheme)
-    host = url.host
-    if default_port is None or not host:
-        return None
-    if ":" in host:
-        host = f"[{host}]"  # IPv6 literal
-    return f"{url.scheme}://{host}:{url.port or default_port}"
 
 
 def request_error(error: errors.NbOAuthError, request: httpx.Request) -> errors.NbOAuthError:
@@ -91,78 +48,6 @@ def request_error(error: errors.NbOAuthError, request: httpx.Request) -> errors.
     if isinstance(error, httpx.HTTPError):
         error.request = request
     return error
-
-
-# --- the redirect guard (SEC-32) -----------------------------------------------------------------
-
-
-def redirect_guard(request: httpx.Request) -> None:
-    """A request event hook: a redirect hop that leaves the datasource's origins loses the token.
-
-    httpx runs request hooks before every hop. A hop of a token-bearing request (marked by the
-    auth) to another origin loses its `Authorization` header and the token query parameter; a
-    token request redirected to another origin is refused with `TokenEndpointError`, because its
-    body holds credentials. Other requests are untouched.
-    """
-    token_endpoint = request.extensions.get(TOKEN_REQUEST)
-    if isinstance(token_endpoint, str) and url_origin(request.url) != token_endpoint:
-        raise request_error(
-            errors.TokenEndpointError(
-                "the token endpoint redirected to another origin",
-                status_code=307,
-                content_type=None,
-            ),
-            request,
-        )
-    attached = request.extensions.get(TOKEN_ATTACHED)
-    if not isinstance(attached, TokenAttachment):
-        return
-    if attached.allows(request.url):
-        return
-    request.headers.pop("Authorization", None)
-    if attached.query_param:
-        request.url = request.url.copy_remove_param(attached.query_param)
-
-
-async def async_redirect_guard(request: httpx.Request) -> None:
-    """`redirect_guard` for `httpx.AsyncClient`, whose event hooks are awaited."""
-    redirect_guard(request)
-
-
-def without_token(request: httpx.Request, attached: TokenAttachment) -> httpx.Request:
-    """A copy of `request` without the `Authorization` header and the token query parameter."""
-    headers = httpx.Headers(request.headers)
-    headers.pop("Authorization", None)
-    url = request.url
-    if attached.query_param:
-        url = url.copy_remove_param(attached.query_param)
-    return httpx.Request(
-        request.method, url, headers=headers, stream=request.stream, extensions=request.extensions
-    )
-
-
-def scrub_response(response: httpx.Response, query_param: str) -> None:
-    """Point `response` (and its redirect history) at requests without the query token.
-
-    So `response.url`, `response.raise_for_status()` messages and `response.request` never show
-    the token (SEC-42). Header tokens need nothing: httpx hides `Authorization` in reprs.
-    """
-    for item in (*response.history, response):
-        try:
-            request = item.request
-        except RuntimeError:  # a response built by hand has no request
-            continue
-        if query_param in request.url.params:
-            item.request = httpx.Request(
-                request.method,
-                request.url.copy_remove_param(query_param),
-                headers=request.headers,
-                stream=request.stream,
-                extensions=request.extensions,
-            )
-
-
-# --- token requests ------------------------------------------------------------------------------
 
 
 def token_http_request(request: TokenRequest, timeout: httpx.Timeout) -> httpx.Request:

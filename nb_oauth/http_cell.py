@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -25,6 +26,7 @@ from urllib.parse import quote
 from nb_oauth.errors import NbOAuthError
 
 __all__ = [
+    "parse_api_line",
     "ApiCellError",
     "ApiRequest",
     "fill_placeholders",
@@ -157,3 +159,41 @@ def _as_text(value: object) -> str:
     if isinstance(value, (dict, list, tuple, bool)) or value is None:
         return json.dumps(value)
     return str(value)
+
+
+def parse_api_line(line: str, *, cell: bool) -> tuple[str | None, str | None, bool, list[str]]:
+    """The magic line of ``%%api`` (``[NAME] [-o VAR] [--response]``) or ``%api`` (the same, then
+    ``METHOD URL``) → (name, output variable, want response, request words).
+
+    Raises :class:`ApiCellError`.
+    """
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise ApiCellError(f"{exc} (check the quotes)") from None
+    output: str | None = None
+    want_response = False
+    rest: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word in ("-o", "--output"):
+            if index + 1 == len(words) or not words[index + 1].isidentifier():
+                raise ApiCellError("-o needs a variable name, such as -o items")
+            output = words[index + 1]
+            index += 2
+            continue
+        if word == "--response":
+            want_response = True
+        elif word.startswith("-") and not rest:
+            raise ApiCellError(f"unknown option {word!r}; options are -o VAR and --response")
+        else:
+            rest.append(word)
+        index += 1
+    if cell:
+        if len(rest) > 1:
+            raise ApiCellError("the first line takes only [NAME] [-o VAR] [--response]")
+        return (rest[0] if rest else None), output, want_response, []
+    if len(rest) >= 2 and rest[0].upper() not in METHODS and rest[1].upper() in METHODS:
+        return rest[0], output, want_response, rest[1:]
+    return None, output, want_response, rest
