@@ -539,3 +539,51 @@ def test_insufficient_scope_is_the_same_error_block_as_other_statuses(
     assert text.startswith("HTTP 403 Forbidden") and "POST" in text
     assert "insufficient_scope" in text
     assert "border-left" in shown.data["text/html"]  # the look of every other HTTP error
+
+
+def test_a_token_endpoint_that_refuses_connections_is_one_line_at_connect(
+    ip: Any, magics: NbOAuthMagics, provider: DemoProvider, browser: BrowserRobot,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setenv("DEMO_SECRET", SECRET)
+    monkeypatch.setattr("webbrowser.open", lambda url, new=0, autoraise=True: browser(url))
+    ip.run_line_magic("datasource", add_line(provider, **{"--token-url": f"{dead}/token"}))
+
+    shown = as_user(ip, "%datasource connect demo --timeout 30")
+    browser.join()
+    assert "Traceback" not in shown
+    (error,) = [line for line in shown.splitlines() if line.startswith("UsageError")]
+    assert "Sign-in for demo failed" in error and f"token endpoint at {dead}" in error
+    assert "Open the sign-in page" not in shown.split("UsageError")[-1]
+    assert magics.context.session.store.load_tokens("demo") is None
+
+
+def test_client_credentials_without_a_secret_is_refused_by_every_entry_point(
+    ip: Any, magics: NbOAuthMagics, provider: DemoProvider
+) -> None:
+    import nb_oauth
+
+    line = (
+        f"add m2m --grant client_credentials --token-url {provider.token_url} "
+        f"--client-id demo-basic --base-url {provider.api_url} --no-client-secret"
+    )
+    with pytest.raises(UsageError) as from_magic:
+        ip.run_line_magic("datasource", line)
+    ds = nb_oauth.Datasource(name="m2m", grant="client_credentials", token_url=provider.token_url,
+                             client_id="demo-basic", base_url=provider.api_url)
+    with pytest.raises(nb_oauth.ConfigError) as from_python:
+        nb_oauth.save(ds, session=magics.context.session)
+    assert str(from_magic.value) == str(from_python.value)  # the same line, from one place
+    assert "client credentials need the secret" in str(from_python.value)
+    assert magics.context.session.names() == []
+
+
+def test_help_is_shown_and_is_not_an_error(ip: Any, magics: NbOAuthMagics) -> None:
+    shown = as_user(ip, "%datasource add --help")
+    assert "--token-url" in shown and "--client-secret-env" in shown
+    assert "UsageError" not in shown and "Error" not in shown

@@ -217,3 +217,28 @@ def test_an_access_token_too_large_stays_in_memory_and_the_user_is_told_once(
     other = KeyringStore(backend=backend).load_tokens("crm")
     assert other is not None and other.refresh_token == Secret("RT-small")
     assert other.is_expired(0.0)  # another kernel refreshes for itself
+
+
+def test_with_the_null_backend_a_datasource_shown_connected_answers_calls(
+    nb_oauth_home: Path, make_provider: Any, clock: Any, browser: Any
+) -> None:
+    from nb_oauth.consent.flow import connect
+    from tests.conftest import QuietView
+
+    provider = make_provider(token_lifetime=600)
+    with pytest.warns(StorageWarning, match="memory"):
+        session = Session(KeyringStore(backend=keyring.backends.null.Keyring()), now=clock)
+        session.save(
+            nb_oauth.Datasource(
+                name="demo", token_url=provider.token_url,
+                authorization_url=provider.authorization_url, client_id="demo-basic",
+                base_url=provider.api_url,
+            ),
+            client_secret=provider.clients["demo-basic"].client_secret,
+        )
+    connect(session, "demo", view=QuietView(), open_url=browser, timeout=30)
+    browser.join()
+    assert session.store.load_tokens("demo") is not None  # what %datasource show reads
+    with session.client("demo") as api:
+        assert api.get("/api/me").status_code == 200  # and the call agrees
+    assert session.store.secret_location("demo") == "this kernel's memory"
