@@ -1,8 +1,9 @@
 """Using a bearer token at a resource server (RFC 6750), as pure decisions over plain data.
 
-* `origin` and `is_resource_origin`: may this URL receive the datasource's token (SEC-32)?
-* `parse_challenges`: a tolerant `WWW-Authenticate` parser (RFC 9110 §11.6.1, SEC-47) that never
-  raises, whatever the server sends.
+* `origin` and `is_resource_origin`: may this URL receive the datasource's token
+  (security.md#where-the-token-goes)?
+* `parse_challenges`: a tolerant `WWW-Authenticate` parser (RFC 9110 §11.6.1,
+  security.md#bad-server-input) that never raises, whatever the server sends.
 * `classify`: what an API response means for the token: pass it through, renew the token once
   (401, RFC 6750 §3.1 `invalid_token`), or stop because the scope is too small (403
   `insufficient_scope`, which a new token would not fix).
@@ -52,7 +53,8 @@ def origin(url: str) -> str | None:
 
 
 def is_resource_origin(url: str, origins: Iterable[str]) -> bool:
-    """True when `url` is on one of the datasource's resource origins (RFC 6750 §5.3, SEC-32)."""
+    """True when `url` is on one of the datasource's resource origins (RFC 6750 §5.3,
+    security.md#where-the-token-goes)."""
     found = origin(url)
     return found is not None and found in set(origins)
 
@@ -69,9 +71,9 @@ class Challenge:
 def parse_challenges(values: Iterable[str]) -> tuple[Challenge, ...]:
     """Parse `WWW-Authenticate` header values into challenges (RFC 9110 §11.6.1).
 
-    Tolerant (SEC-47): several challenges per header and several headers, any case, quoted or
-    bare values, stray commas and garbage. Never raises; an unreadable header yields what could
-    be read. Header values may carry server text: callers must not log them.
+    Tolerant (security.md#bad-server-input): several challenges per header and several headers, any
+    case, quoted or bare values, stray commas and garbage. Never raises; an unreadable header yields
+    what could be read. Header values may carry server text: callers must not log them.
     """
     challenges: list[tuple[str, dict[str, str]]] = []
     for value in values:
@@ -100,15 +102,15 @@ def _unquote(value: str) -> str:
 class Verdict(enum.Enum):
     """What an API response means for the access token."""
 
-    PASS = "pass"  # hand the response to the caller unchanged (SEC-47)
-    RENEW = "renew"  # renew the token once and replay the request once (SEC-26)
+    PASS = "pass"  # hand the response to the caller unchanged (security.md#bad-server-input)
+    RENEW = "renew"  # renew the token once and replay the request once (security.md#renewal)
     INSUFFICIENT_SCOPE = "insufficient_scope"  # a new token would not help (RFC 6750 §3.1)
 
 
 def classify(
     status_code: int, www_authenticate: Iterable[str], schemes: Iterable[str] = ("bearer",)
 ) -> Verdict:
-    """Decide what a response means (RFC 6750 §3, §3.1; SEC-26, SEC-47).
+    """Decide what a response means (RFC 6750 §3, §3.1; security.md#renewal, #bad-server-input).
 
     `schemes` are the challenge schemes that speak about our token: `bearer` and the datasource's
     header prefix. A 401 renews unless a bearer challenge names an error other than

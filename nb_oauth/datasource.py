@@ -1,20 +1,21 @@
-"""`Datasource`: the saved, non-secret configuration of one OAuth-protected API (SPEC.md section 1).
+"""`Datasource`: the saved, non-secret configuration of one OAuth-protected API.
 
 The client secret is deliberately not a field: it is write-only, passed to
 `nb_oauth.save(ds, client_secret=...)` and kept in the keyring, so a `Datasource` can be shown,
-logged, saved to the config file and put in a notebook without leaking anything (SEC-39, SEC-41).
+logged, saved to the config file and put in a notebook without leaking anything
+(security.md#secret-storage, #errors-logs-and-reprs).
 
 Validation happens once, in the constructor (and therefore also in `replace` and `from_config`).
 Each invalid field raises one `ConfigError` whose one-line message names the field and the fix.
 
-Transport security (SEC-34): every endpoint must be `https`, except on a loopback host (127.0.0.0/8,
-::1, localhost), where plain `http` is allowed because the traffic never leaves the machine; that is
-how the demo provider runs. `insecure_transport=True` loosens nothing on its own: it declares the
-datasource a loopback test rig, so every endpoint must then be on a loopback host (a non-loopback
-endpoint is a `ConfigError`), and only then may the httpx adapter relax certificate verification for
-a self-signed local server, warning when it does.
+Transport security (security.md#transport-security): every endpoint must be `https`, except on a
+loopback host (127.0.0.0/8, ::1, localhost), where plain `http` is allowed because the traffic never
+leaves the machine; that is how the demo provider runs. `insecure_transport=True` loosens nothing on
+its own: it declares the datasource a loopback test rig, so every endpoint must then be on a
+loopback host (a non-loopback endpoint is a `ConfigError`), and only then may the httpx adapter
+relax certificate verification for a self-signed local server, warning when it does.
 
-`client_auth` defaults to `basic` as SPEC.md says. STYLE rule 5 ("basic when a secret exists,
+`client_auth` defaults to `basic`, as in the seed's form. STYLE rule 5 ("basic when a secret exists,
 else none") is honoured when the method is chosen at request time, where the secret is known:
 `nb_oauth.grants.client_auth.select_client_auth` uses `none` when no client secret is saved.
 """
@@ -47,14 +48,16 @@ _UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+")  # RFC 3986 §2.3
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §3.3
 _LIST_SEPARATORS = re.compile(r"[\s,]+")
 
-# RFC 6749 §3.1: a parameter is never sent twice, and these are ours (SEC-19). `request` and
-# `request_uri` would let a JWT-secured request override all of them (RFC 9101 §6.3).
+# RFC 6749 §3.1: a parameter is never sent twice, and these are ours
+# (security.md#protocol-parameters-and-grants). `request` and `request_uri` would let a JWT-secured
+# request override all of them (RFC 9101 §6.3).
 _RESERVED_AUTH_PARAMS = frozenset(
     "response_type client_id redirect_uri state code_challenge code_challenge_method scope iss "
     "request request_uri".split()
 )
 # RFC 6749 §4.1.3, §4.4.2, §6, §2.3.1, RFC 7636 §4.5, RFC 7521 §4.2. `username`/`password` would
-# smuggle in the password grant (SEC-20) and a secret into the plain config file (SEC-39).
+# smuggle in the password grant (security.md#protocol-parameters-and-grants) and a secret into the
+# plain config file (security.md#secret-storage).
 _RESERVED_TOKEN_PARAMS = frozenset(
     "grant_type code code_verifier redirect_uri refresh_token client_id client_secret "
     "client_assertion client_assertion_type scope assertion username password".split()
@@ -75,7 +78,7 @@ _ENCODINGS = ("form", "json")
 
 @dataclass(frozen=True, kw_only=True)
 class Datasource:
-    """A named OAuth 2.0 datasource. Keyword names are the field names of SPEC.md section 1.
+    """A named OAuth 2.0 datasource. Keyword names are the field names of the product's spec.
 
     `scopes` and `extra_origins` accept a comma- and/or space-separated string or any iterable and
     are stored as tuples; `auth_params` and `token_params` are stored as read-only mappings sorted
@@ -192,15 +195,16 @@ class Datasource:
 
     @property
     def resource_origins(self) -> tuple[str, ...]:
-        """Origins (`scheme://host:port`) the access token may be sent to (SEC-32)."""
+        """Origins (`scheme://host:port`) the access token may be sent to
+        (security.md#where-the-token-goes)."""
         origins = [_origin(urlsplit(self.base_url))] if self.base_url else []
         return tuple(dict.fromkeys([*origins, *self.extra_origins]))
 
     def redirect_uri(self, port: int, *, ipv6: bool = False) -> str:
-        """The loopback redirect URI for a catcher bound to `port` (RFC 8252 §7.3, SPEC section 2).
+        """The loopback redirect URI for a catcher bound to `port` (RFC 8252 §7.3).
 
-        Uses the IP literal, never `localhost` (SEC-1); `ipv6=True` gives the `[::1]` fallback.
-        Raises `ValueError` for a port outside 1..65535.
+        Uses the IP literal, never `localhost` (security.md#loopback-catcher); `ipv6=True` gives the
+        `[::1]` fallback. Raises `ValueError` for a port outside 1..65535.
         """
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
             raise ValueError(f"redirect port must be 1..65535, not {port!r}")
@@ -227,7 +231,7 @@ class Datasource:
         """Build a datasource from `to_config()` data. Missing optional fields take defaults.
 
         Raises `ConfigError` for an unknown, missing or invalid field, and for a `client_secret`
-        key, which never belongs in the config file (SEC-39).
+        key, which never belongs in the config file (security.md#secret-storage).
         """
         known = [f.name for f in dataclasses.fields(cls)]
         for key in config:
@@ -404,13 +408,13 @@ def _check_transport(name: str, parts: SplitResult, insecure: bool) -> None:
         raise ConfigError(
             "insecure_transport",
             f"is only for loopback test servers, but {name} is on {parts.hostname!r}",
-            "remove insecure_transport=True (SEC-34)",
+            "remove insecure_transport=True",
         )
     if parts.scheme == "http" and not loopback:
         raise ConfigError(
             name,
             f"uses http:// on {parts.hostname!r}",
-            "use https:// (RFC 6749 §10.9, SEC-34); http is allowed only on 127.0.0.1, ::1 "
+            "use https:// (RFC 6749 §10.9); http is allowed only on 127.0.0.1, ::1 "
             "and localhost",
         )
 
@@ -491,7 +495,7 @@ def _params(name: str, value: object, reserved: frozenset[str]) -> Mapping[str, 
             raise ConfigError(
                 name,
                 f"may not set the protocol parameter {key.strip()!r}",
-                "remove it; nb_oauth sets it itself (RFC 6749 §3.1, SEC-19)",
+                "remove it; nb_oauth sets it itself (RFC 6749 §3.1)",
             )
         params[key.strip()] = item
     return MappingProxyType(dict(sorted(params.items())))

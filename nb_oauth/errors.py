@@ -94,12 +94,14 @@ class NbOAuthWarning(UserWarning):
 
 
 class SecurityWarning(NbOAuthWarning):
-    """A datasource setting that weakens security was used (query-parameter tokens, SEC-33)."""
+    """A datasource setting that weakens security was used (query-parameter tokens,
+    security.md#where-the-token-goes)."""
 
 
 class StorageWarning(NbOAuthWarning):
     """A secret could not be kept where it belongs and stays in this kernel's memory only, so a
-    kernel restart (or another kernel) will not see it (SEC-28, SEC-37, SEC-40)."""
+    kernel restart (or another kernel) will not see it (security.md#refresh-token-rotation,
+    #secret-storage)."""
 
 
 class NbOAuthError(Exception):
@@ -367,7 +369,8 @@ class ReauthRequired(NbOAuthError, httpx.HTTPError):
 
 
 class TokenEndpointError(ProviderError, httpx.HTTPError):
-    """The token endpoint answered with something that is not an OAuth response (SEC-45).
+    """The token endpoint answered with something that is not an OAuth response
+    (security.md#bad-server-input).
 
     `snippet` is a redacted plain-text excerpt of at most 200 characters; nothing was stored.
     """
@@ -403,7 +406,8 @@ class TokenEndpointUnreachable(ProviderError, httpx.HTTPError):
 
 
 class TokenEndpointTimeout(ProviderError, httpx.TimeoutException):
-    """The token endpoint did not answer in time (SEC-46). Stored credentials were kept (SEC-48)."""
+    """The token endpoint did not answer in time (security.md#network-faults). Stored credentials
+    were kept (security.md#network-faults)."""
 
     def __init__(self, timeout: float | None = None) -> None:
         self.timeout = timeout
@@ -424,7 +428,8 @@ class StorageUnavailable(SetupError, httpx.HTTPError):
 
 class NoSecureStorage(StorageUnavailable):
     """No keyring backend nb_oauth may keep secrets in: keyring's `fail` backend (headless Linux,
-    Docker, JupyterHub), or a plaintext file backend without the explicit opt-in (SEC-37)."""
+    Docker, JupyterHub), or a plaintext file backend without the explicit opt-in
+    (security.md#secret-storage)."""
 
 
 class ConfigFileError(SetupError):
@@ -439,7 +444,8 @@ class ConfigFileError(SetupError):
 
 
 class SecretTooLargeForBackend(StorageUnavailable):
-    """A secret is longer than the keyring backend accepts (Windows: 2560 bytes, SEC-40)."""
+    """A secret is longer than the keyring backend accepts (Windows: 2560 bytes,
+    security.md#secret-storage)."""
 
     def __init__(self, *, backend: str, size: int, limit: int) -> None:
         self.backend = backend
@@ -503,7 +509,8 @@ def token_error_from_response(
 
 
 def authorization_error_from_response(params: Mapping[str, str]) -> AuthorizationError:
-    """Build the error for an authorization error redirect (RFC 6749 §4.1.2.1, SEC-17).
+    """Build the error for an authorization error redirect (RFC 6749 §4.1.2.1,
+    security.md#checking-the-authorization-response).
 
     The caller must have checked `state` first: an error response with a wrong state is ignored,
     so that an attacker cannot fake a "denied". Returns `AuthorizationDenied` for `access_denied`.

@@ -5,13 +5,15 @@ response change?", as pure functions of the stored state and the clock. It does 
 lock and knows no HTTP library: the httpx adapter (`nb_oauth.oauth2_auth`) loads and saves
 through the `TokenStore`, serializes renewals, and sends the requests.
 
-The rules (SPEC section 4, SECURITY.md items 23-30):
+The rules (docs/security.md):
 
 * a token is renewed `refresh_leeway` seconds before it expires (never earlier than half its
   lifetime, see `TokenSet.is_expired`), or when the API rejected it;
-* client credentials are fetched again; their responses' refresh tokens are ignored (SEC-30);
+* client credentials are fetched again; their responses' refresh tokens are ignored
+  (security.md#renewal);
 * a user token is refreshed with its refresh token (RFC 6749 §6); a refresh response without a
-  `refresh_token` keeps the old one, a new one replaces it (rotation, SEC-28);
+  `refresh_token` keeps the old one, a new one replaces it (rotation,
+  security.md#refresh-token-rotation);
 * without a refresh token the user must connect again: `ReauthRequired`.
 """
 
@@ -51,7 +53,7 @@ class TokenKeeper:
         return self._tokens
 
     def fresh(self) -> TokenSet | None:
-        """The cached token set if it needs no renewal now (SEC-25), else `None`."""
+        """The cached token set if it needs no renewal now (security.md#renewal), else `None`."""
         tokens = self._tokens
         if tokens is None or tokens.is_expired(self._now(), self.datasource.refresh_leeway):
             return None
@@ -59,7 +61,7 @@ class TokenKeeper:
 
     def adopt(self, tokens: TokenSet | None, client_secret: Secret | None) -> None:
         """Take the stored state as the truth: another client or kernel may have renewed it
-        (SEC-27)."""
+        (security.md#single-flight-renewal)."""
         self._tokens = tokens
         self._client_secret = client_secret
 
@@ -74,7 +76,7 @@ class TokenKeeper:
         if current is not None and self._usable(current, stale):
             return current
         if self.datasource.grant == "client_credentials":
-            # RFC 6749 §4.4.3: no refresh token; fetch a new token (SEC-30).
+            # RFC 6749 §4.4.3: no refresh token; fetch a new token (security.md#renewal).
             return client_credentials_request(self.datasource, self._client_secret)
         if current is None:
             raise ReauthRequired("not_connected", datasource=self.datasource.name)
@@ -92,9 +94,9 @@ class TokenKeeper:
     ) -> TokenSet:
         """The token set to store after the token endpoint answered `request`.
 
-        The caller persists it, then calls `installed` (SEC-28: a rotated refresh token is stored
-        before the new access token is used). Raises what `read_token_response` raises; the
-        cached state is unchanged then.
+        The caller persists it, then calls `installed` (security.md#refresh-token-rotation: a
+        rotated refresh token is stored before the new access token is used). Raises what
+        `read_token_response` raises; the cached state is unchanged then.
         """
         new = read_token_response(
             request,

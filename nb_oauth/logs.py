@@ -1,4 +1,5 @@
-"""A logging filter that scrubs credentials from httpx's and httpcore's log records (SEC-43).
+"""A logging filter that scrubs credentials from httpx's and httpcore's log records
+(security.md#errors-logs-and-reprs).
 
 httpx logs `HTTP Request: GET <full URL>` at INFO, so a query-parameter token (and a `code` or
 `state` on a redirect) would reach any handler a notebook user configures. `install_log_filter`

@@ -3,27 +3,30 @@
 Use it through `nb_oauth.client(name)` / `nb_oauth.async_client(name)`, or on a client you already
 have: `httpx.Client(auth=nb_oauth.auth(name))`.
 
-What it does for every request (SPEC section 4, SECURITY.md items 22-33):
+What it does for every request (docs/security.md):
 
-* The token goes only to the datasource's resource origins (`base_url`, `extra_origins`, SEC-32),
-  as `Authorization: <header_prefix> <token>` or, for `token_placement="query"`, as the
-  `query_param` query parameter with `Cache-Control: no-store` (RFC 6750 §2.3). Query placement
-  warns once per auth object with `SecurityWarning` (RFC 9700 §4.3.2, SEC-33). Responses are handed
-  back pointing at the request without the query token, so `response.url` and
-  `raise_for_status()` messages never show it (SEC-42).
-* A token is renewed `refresh_leeway` seconds before it expires (SEC-25): client credentials are
-  fetched again (SEC-30), user tokens refreshed (RFC 6749 §6). The new token set is saved to the
-  store before the new access token is used (SEC-28).
+* The token goes only to the datasource's resource origins (`base_url`, `extra_origins`,
+  security.md#where-the-token-goes), as `Authorization: <header_prefix> <token>` or, for
+  `token_placement="query"`, as the `query_param` query parameter with `Cache-Control: no-store`
+  (RFC 6750 §2.3). Query placement warns once per auth object with `SecurityWarning` (RFC 9700
+  §4.3.2, security.md#where-the-token-goes). Responses are handed back pointing at the request
+  without the query token, so `response.url` and `raise_for_status()` messages never show it
+  (security.md#errors-logs-and-reprs).
+* A token is renewed `refresh_leeway` seconds before it expires (security.md#renewal): client
+  credentials are fetched again (security.md#renewal), user tokens refreshed (RFC 6749 §6). The new
+  token set is saved to the store before the new access token is used
+  (security.md#refresh-token-rotation).
 * A 401 (RFC 6750 §3.1 `invalid_token`, or no `error` at all) renews once and replays once, if
   the body can be replayed; a second 401 raises `ReauthRequired`, so a broken setup never loops
-  and never hands back a 401 that hides the cause (SEC-26). Without a refresh token the 401
-  raises `ReauthRequired` asking for a reconnect (SPEC section 2). A 403 with
+  and never hands back a 401 that hides the cause (security.md#renewal). Without a refresh token the
+  401 raises `ReauthRequired` asking for a reconnect. A 403 with
   `error="insufficient_scope"` raises `InsufficientScope` without renewing; every other response
-  is returned unchanged (SEC-47).
-* `invalid_grant` raises `ReauthRequired` and deletes the stored tokens (SEC-24); other token
-  errors and transport failures keep them (SEC-48), so the next call tries again.
+  is returned unchanged (security.md#bad-server-input).
+* `invalid_grant` raises `ReauthRequired` and deletes the stored tokens (security.md#token-errors);
+  other token errors and transport failures keep them (security.md#network-faults), so the next call
+  tries again.
 * Token requests are *yielded*, so they go through the caller's client, transport and event hooks,
-  with explicit timeouts (SEC-46).
+  with explicit timeouts (security.md#network-faults).
 
 Design (STYLE rule 3). The protocol runs as ONE generator, `_flow`, used for sync and async. It
 yields three kinds of steps: an `httpx.Request` to send, `_Lock.ACQUIRE`/`_Lock.RELEASE` around a
@@ -37,17 +40,20 @@ only what differs between sync and async:
   share a datasource renew one at a time; the async driver polls it without blocking the loop).
   Inside the locks the flow re-reads the store, bypassing its cache, and renews only if the token
   is still stale (double-checked), so N threads, tasks or kernels hitting one expired token cause
-  one token request (SEC-27). Locks are released on every exit path, errors, `KeyboardInterrupt`
-  and cancellation included (SEC-49).
+  one token request (security.md#single-flight-renewal). Locks are released on every exit path,
+  errors, `KeyboardInterrupt` and cancellation included (security.md#network-faults).
 * After `invalid_grant` the store is re-read once: if it now holds another refresh token (another
-  kernel rotated it), the renewal is retried with that one instead of failing (SEC-27).
+  kernel rotated it), the renewal is retried with that one instead of failing
+  (security.md#single-flight-renewal).
 * A refresh token this auth has spent is never adopted from the store again (RFC 6749 §6). If
   saving a rotated refresh token fails, the new tokens stay in memory, a `StorageWarning` says the
-  next kernel will need a new consent, and the old token is never sent again (SEC-28).
+  next kernel will need a new consent, and the old token is never sent again
+  (security.md#refresh-token-rotation).
 * Store calls run inline (sync) or in a worker thread (async), so a keyring never blocks the loop.
-* Only token responses are read by the auth, with the size cap of SEC-45 and a typed timeout;
-  API responses stay streamable (`client.stream(...)`). This is why `requires_response_body` is
-  False, unlike STYLE rule 3's default: that flag would read every API response into memory.
+* Only token responses are read by the auth, with the size cap of security.md#bad-server-input and a
+  typed timeout; API responses stay streamable (`client.stream(...)`). This is why
+  `requires_response_body` is False, unlike STYLE rule 3's default: that flag would read every API
+  response into memory.
 
 `auth_flow` (httpx's public hook, and what the unit tests drive with `next`/`send`) runs the same
 flow without locking. Transport errors of a token request (connect failure, a timeout before the
@@ -55,7 +61,8 @@ response headers) are raised by httpx itself, below the auth flow, as `httpx.Tra
 the stored tokens are kept. `TokenEndpointTimeout` also subclasses `httpx.TimeoutException`, so
 `except httpx.TimeoutException` catches a token endpoint that stalls at any point.
 
-Never logs; no repr, str or error message shows a token or secret (SEC-41, SEC-42).
+Never logs; no repr, str or error message shows a token or secret
+(security.md#errors-logs-and-reprs).
 """
 
 from __future__ import annotations
@@ -115,8 +122,10 @@ class _Io:
 
 _Step = Union[httpx.Request, _Lock, _Io]
 
-#: How long a renewal waits for another process's renewal of the same datasource (SEC-27): longer
-#: than one token request may take (SEC-46), so only a stuck kernel makes it run out.
+#: How long a renewal waits for another process's renewal of the same datasource
+# (security.md#single-flight-renewal): longer
+#: than one token request may take (security.md#network-faults), so only a stuck kernel makes it run
+# out.
 RENEWAL_LOCK_TIMEOUT_S = 90.0
 _POLL_S = 0.005
 
@@ -136,7 +145,8 @@ class _NoLock:
 
 
 class _RenewalMutex:
-    """The sync driver's renewal lock: the auth's thread lock, then the store's (SEC-27)."""
+    """The sync driver's renewal lock: the auth's thread lock, then the store's
+    (security.md#single-flight-renewal)."""
 
     def __init__(self, auth: OAuth2Auth) -> None:
         self._auth = auth
@@ -147,7 +157,8 @@ class _RenewalMutex:
         try:
             if not auth._lock_store(RENEWAL_LOCK_TIMEOUT_S):
                 raise auth._lock_timeout()
-        except BaseException:  # KeyboardInterrupt included: never a held lock (SEC-49)
+        except BaseException:  # KeyboardInterrupt included: never a held lock
+        # (security.md#network-faults)
             auth._thread_lock.release()
             raise
         return True
@@ -163,9 +174,10 @@ class OAuth2Auth(httpx.Auth):
     """The OAuth 2.0 `httpx.Auth` of one datasource; share one instance among clients.
 
     `store` holds the datasource's client secret and tokens; `now` is the clock (injected in
-    tests); `token_timeout` bounds every token request (SEC-46). Raises `ConfigError` when the
-    datasource has no resource origin (no `base_url` nor `extra_origins`): the token would go
-    nowhere. Warns with `SecurityWarning` for query placement (SEC-33).
+    tests); `token_timeout` bounds every token request (security.md#network-faults). Raises
+    `ConfigError` when the datasource has no resource origin (no `base_url` nor `extra_origins`):
+    the token would go nowhere. Warns with `SecurityWarning` for query placement
+    (security.md#where-the-token-goes).
     """
 
     requires_request_body = False
@@ -182,7 +194,7 @@ class OAuth2Auth(httpx.Auth):
         if not datasource.resource_origins:
             raise ConfigError(
                 "base_url",
-                "is not set, so the access token may be sent nowhere (SEC-32)",
+                "is not set, so the access token may be sent nowhere",
                 "set base_url to the API root, or list the API's origins in extra_origins",
             )
         self.datasource = datasource
@@ -196,8 +208,10 @@ class OAuth2Auth(httpx.Auth):
         self._schemes = ("bearer", datasource.effective_header_prefix.lower())
         self._thread_lock = threading.Lock()
         self._task_lock = anyio.Lock()
-        self._spent: Secret | None = None  # the refresh token rotated away last (SEC-28)
-        self._unsaved = False  # the last renewal could not be stored (SEC-28)
+        self._spent: Secret | None = None  # the refresh token rotated away last
+        # (security.md#refresh-token-rotation)
+        self._unsaved = False  # the last renewal could not be stored
+        # (security.md#refresh-token-rotation)
         self._store_lock: RenewalLock | None = None  # held between ACQUIRE and RELEASE
         install_log_filter([datasource.query_param], [datasource.effective_header_prefix])
         if query:
@@ -222,8 +236,8 @@ class OAuth2Auth(httpx.Auth):
 
     def _flow(self, request: httpx.Request) -> Generator[_Step, Any, None]:
         if not self._attachment.allows(request.url):
-            # SEC-32: another origin never gets the token; a redirect of ours that the caller
-            # re-sends (`response.next_request`) loses the one it carried.
+            # security.md#where-the-token-goes: another origin never gets the token; a redirect of
+            # ours that the caller re-sends (`response.next_request`) loses the one it carried.
             if TOKEN_ATTACHED in request.extensions:
                 request = without_token(request, self._attachment)
             yield request
@@ -234,8 +248,9 @@ class OAuth2Auth(httpx.Auth):
         response = yield self._authorized(request, tokens)
         verdict = self._verdict(response)
         if verdict is Verdict.RENEW and isinstance(request.stream, httpx.ByteStream):
-            # RFC 6750 §3.1 invalid_token: renew once, replay once, never loop (SEC-26). A
-            # streamed body cannot be sent twice, so its 401 is returned as is.
+            # RFC 6750 §3.1 invalid_token: renew once, replay once, never loop
+            # (security.md#renewal). A streamed body cannot be sent twice, so its 401 is returned as
+            # is.
             tokens = yield from self._renew(stale=tokens)
             response = yield self._authorized(request, tokens)
             verdict = self._verdict(response)
@@ -247,7 +262,8 @@ class OAuth2Auth(httpx.Auth):
     def _renew(self, stale: TokenSet | None) -> Generator[_Step, Any, TokenSet]:
         """Get a token set other than `stale`, single-flight; see the module docstring."""
         yield _Lock.ACQUIRE
-        # SEC-27: the store is the truth; another client or kernel may have renewed already.
+        # security.md#single-flight-renewal: the store is the truth; another client or kernel may
+        # have renewed already.
         self._adopt((yield _Io(self._load)))
         for attempt in (1, 2):
             plan = self._keeper.renewal(stale)
@@ -267,16 +283,19 @@ class OAuth2Auth(httpx.Auth):
             except ReauthRequired:
                 if sent is None:
                     raise
-                # SEC-27: re-read once; another kernel may have rotated the refresh token.
+                # security.md#single-flight-renewal: re-read once; another kernel may have rotated
+                # the refresh token.
                 if attempt == 1 and self._adopt((yield _Io(self._load)), dead=sent):
                     continue
-                # SEC-24: invalid_grant means the refresh token is dead; drop the tokens.
+                # security.md#token-errors: invalid_grant means the refresh token is dead; drop the
+                # tokens.
                 yield _Io(partial(self._store.delete_tokens, self.datasource.name))
                 self._keeper.installed(None)
                 raise
             if sent is not None and new.refresh_token != sent:
                 self._spent = sent  # rotated: RFC 6749 §6, the old one is never sent again
-            # SEC-28: persisted before the new access token (or refresh token) is used.
+            # security.md#refresh-token-rotation: persisted before the new access token (or refresh
+            # token) is used.
             yield _Io(partial(self._save, new))
             self._keeper.installed(new)
             yield _Lock.RELEASE
@@ -302,7 +321,8 @@ class OAuth2Auth(httpx.Auth):
         try:
             self._store.save_tokens(self.datasource.name, tokens)
         except StorageUnavailable as error:
-            # SEC-28: keep the new tokens in memory and never fall back to the old ones.
+            # security.md#refresh-token-rotation: keep the new tokens in memory and never fall back
+            # to the old ones.
             self._unsaved = True
             name = self.datasource.name
             warnings.warn(
@@ -325,7 +345,8 @@ class OAuth2Auth(httpx.Auth):
             self._unsaved = False
 
     def _load(self) -> tuple[TokenSet | None, Secret | None]:
-        # Called under the renewal lock only: `fresh` bypasses the store's read cache (SEC-27).
+        # Called under the renewal lock only: `fresh` bypasses the store's read cache
+        # (security.md#single-flight-renewal).
         name = self.datasource.name
         return self._store.load_tokens(name, fresh=True), self._store.load_secret(name)
 
@@ -335,15 +356,18 @@ class OAuth2Auth(httpx.Auth):
         Header placement sets the header on `request` itself, as httpx's own auth classes do
         (httpx masks `Authorization` in every repr); this runs on every request, so it avoids a
         copy. Query placement works on a copy: a token in a URL would show in the caller's request
-        object, its repr and any error message built from it (SEC-33, SEC-42).
+        object, its repr and any error message built from it (security.md#where-the-token-goes,
+        #errors-logs-and-reprs).
         """
         token = tokens.access_token.reveal()
         if not self._attachment.query_param:
-            # RFC 6750 §2.1, with the configured scheme whatever case the server used (SEC-22).
+            # RFC 6750 §2.1, with the configured scheme whatever case the server used
+            # (security.md#reading-token-responses).
             request.headers["Authorization"] = f"{self.datasource.effective_header_prefix} {token}"
             request.extensions[TOKEN_ATTACHED] = self._attachment
             return request
-        # RFC 6750 §2.3: the query form, with `Cache-Control: no-store` (SEC-33).
+        # RFC 6750 §2.3: the query form, with `Cache-Control: no-store`
+        # (security.md#where-the-token-goes).
         headers = httpx.Headers(request.headers)
         headers["Cache-Control"] = "no-store"
         return httpx.Request(
@@ -396,7 +420,8 @@ class OAuth2Auth(httpx.Auth):
                 if step is _Lock.ACQUIRE:
                     try:
                         lock.acquire()
-                    except NbOAuthError as error:  # the store's lock file (SEC-27)
+                    except NbOAuthError as error:  # the store's lock file
+                    # (security.md#single-flight-renewal)
                         raise request_error(error, request) from None
                     held = True
                 elif step is _Lock.RELEASE:
@@ -429,7 +454,8 @@ class OAuth2Auth(httpx.Auth):
                 if step is _Lock.ACQUIRE:
                     try:
                         await self._acquire_async()
-                    except NbOAuthError as error:  # the store's lock file (SEC-27)
+                    except NbOAuthError as error:  # the store's lock file
+                    # (security.md#single-flight-renewal)
                         raise request_error(error, request) from None
                     held = True
                 elif step is _Lock.RELEASE:
@@ -458,7 +484,8 @@ class OAuth2Auth(httpx.Auth):
             while not self._thread_lock.acquire(blocking=False):
                 await anyio.sleep(_POLL_S)
             try:
-                # Another kernel may be renewing (SEC-27): poll its file lock, never block.
+                # Another kernel may be renewing (security.md#single-flight-renewal): poll its file
+                # lock, never block.
                 deadline = anyio.current_time() + RENEWAL_LOCK_TIMEOUT_S
                 while not self._lock_store(0):
                     if anyio.current_time() > deadline:
@@ -510,4 +537,4 @@ class OAuth2Auth(httpx.Auth):
         )
 
     def __reduce__(self) -> NoReturn:
-        raise TypeError("an OAuth2Auth holds credentials and cannot be pickled (SEC-41)")
+        raise TypeError("an OAuth2Auth holds credentials and cannot be pickled")

@@ -1,15 +1,16 @@
-"""The module-level calls of SPEC section 9: `save`, `connect`, `client`, `async_client`,
+"""The module-level calls of the product's spec: `save`, `connect`, `client`, `async_client`,
 `auth` and `disconnect`.
 
 Each takes an optional `session`; without one it uses `default_session()`, the process's default
-`Session`, created on first use. Its store (SPEC section 1):
+`Session`, created on first use. Its store:
 
 * a `KeyringStore`: settings in the config file under `NB_OAUTH_HOME` (else the user config
   directory), secrets in the keyring that keyring's own configuration selects. The backend is
-  checked when it is first used, i.e. at the first `save` (configure time, SEC-37): keyring's
-  `fail` backend raises `NoSecureStorage` with what to do, a plaintext backend needs
-  `NB_OAUTH_ALLOW_PLAINTEXT=1`, the `null` backend warns;
-* a `MemoryStore` when `NB_OAUTH_SESSION_ONLY=1` is set: nothing is written anywhere (SEC-38).
+  checked when it is first used, i.e. at the first `save` (configure time,
+  security.md#secret-storage): keyring's `fail` backend raises `NoSecureStorage` with what to do, a
+  plaintext backend needs `NB_OAUTH_ALLOW_PLAINTEXT=1`, the `null` backend warns;
+* a `MemoryStore` when `NB_OAUTH_SESSION_ONLY=1` is set: nothing is written anywhere
+  (security.md#secret-storage).
 
 Session-only for one datasource, whatever the store: `save(ds, ..., session_only=True)`.
 """
@@ -87,7 +88,8 @@ def save(
 
 def remove(name: str, *, session: Session | None = None) -> None:
     """Forget datasource `name`: its settings, client secret and tokens, and nothing else
-    (SEC-39). Does not revoke at the provider: `disconnect` first for that. Idempotent."""
+    (security.md#secret-storage). Does not revoke at the provider: `disconnect` first for that.
+    Idempotent."""
     (session or default_session()).remove(name)
 
 
@@ -110,7 +112,7 @@ def auth(name: str, *, session: Session | None = None) -> OAuth2Auth:
     """The `httpx.Auth` of the saved datasource `name`, for a client you already have.
 
     Keep `follow_redirects=False` (httpx's default) on that client, or add
-    `nb_oauth.redirect_guard` to its request event hooks (SEC-32).
+    `nb_oauth.redirect_guard` to its request event hooks (security.md#where-the-token-goes).
     """
     return (session or default_session()).auth(name)
 

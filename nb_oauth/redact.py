@@ -3,9 +3,11 @@
 Two helpers, both pure and total (they never raise on odd input):
 
 * `redact_url` masks the values of sensitive query parameters and the userinfo password of a URL;
-  the httpx log filter and every error message that names a URL use it (SEC-42, SEC-43).
+  the httpx log filter and every error message that names a URL use it
+  (security.md#errors-logs-and-reprs).
 * `redact_text` turns an untrusted server body or `error_description` into a short, single-line,
-  plain-text excerpt with anything that looks like a credential replaced by `***` (SEC-42, SEC-45).
+  plain-text excerpt with anything that looks like a credential replaced by `***`
+  (security.md#errors-logs-and-reprs, #bad-server-input).
 
 Redaction is deliberately greedy: masking a harmless value costs a little debugging comfort,
 leaking a token costs a credential.

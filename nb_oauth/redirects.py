@@ -37,7 +37,8 @@ class TokenAttachment:
     query_param: str | None
 
     def allows(self, url: httpx.URL) -> bool:
-        """True when `url` is on one of the datasource's resource origins (SEC-32)."""
+        """True when `url` is on one of the datasource's resource origins
+        (security.md#where-the-token-goes)."""
         return url_origin(url) in self.origins
 
 
@@ -108,7 +109,8 @@ def scrub_response(response: httpx.Response, query_param: str) -> None:
     """Point `response` (and its redirect history) at requests without the query token.
 
     So `response.url`, `response.raise_for_status()` messages and `response.request` never show
-    the token (SEC-42). Header tokens need nothing: httpx hides `Authorization` in reprs.
+    the token (security.md#errors-logs-and-reprs). Header tokens need nothing: httpx hides
+    `Authorization` in reprs.
     """
     for item in (*response.history, response):
         try:

@@ -2,8 +2,9 @@
 
 Every credential nb_oauth holds (client secret, access and refresh tokens, PKCE verifier) lives in
 a `Secret`, so that a notebook's auto-display, `%xmode Verbose` frame locals, a debugger's variable
-view, `pprint` and log formatting all print `***` (SEC-41). The value is only reachable through the
-explicit `reveal()`, which makes every place that puts a credential on the wire easy to find.
+view, `pprint` and log formatting all print `***` (security.md#errors-logs-and-reprs). The value is
+only reachable through the explicit `reveal()`, which makes every place that puts a credential on
+the wire easy to find.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ class Secret:
     * `str()` is `***` and `repr()` is `Secret('***')`; an empty secret shows as `Secret('')`,
       because "the secret is empty" is useful to see and reveals nothing.
     * `==` compares in constant time (`hmac.compare_digest`), so comparing leaks no timing.
-    * Pickling raises `TypeError` (SEC-41): `%store`, `multiprocessing` and similar tools cannot
-      write a secret to disk by accident. Copying returns the same object (it is immutable).
+    * Pickling raises `TypeError` (security.md#errors-logs-and-reprs): `%store`, `multiprocessing`
+      and similar tools cannot write a secret to disk by accident. Copying returns the same object
+      (it is immutable).
     """
 
     __slots__ = ("_value",)
@@ -51,7 +53,8 @@ class Secret:
         return _MASKED if self._value else ""
 
     def _repr_pretty_(self, printer: _PrettyPrinter, cycle: bool) -> None:
-        # IPython's pretty printer (auto-display of a cell's last expression, SEC-41).
+        # IPython's pretty printer (auto-display of a cell's last expression,
+        # security.md#errors-logs-and-reprs).
         printer.text(repr(self))
 
     def __eq__(self, other: object) -> bool:
@@ -73,7 +76,7 @@ class Secret:
 
     def __reduce__(self) -> NoReturn:
         raise TypeError(
-            "a Secret cannot be pickled (SEC-41); store credentials with nb_oauth.save() instead"
+            "a Secret cannot be pickled; store credentials with nb_oauth.save() instead"
         )
 
     def __copy__(self) -> Secret:

@@ -1,10 +1,11 @@
 """`Session`: saved datasources plus the live auth objects that use them.
 
 A session owns a `TokenStore` and a clock, and hands out one shared `OAuth2Auth` per datasource, so
-every client of a datasource made by one session renews its token single-flight (SEC-27). State
-lives in session objects, never in module globals (STYLE rule 10): the IPython extension creates
-and owns its own session; tests make one per test; the module-level calls of SPEC section 9
-(`nb_oauth.save`, `nb_oauth.client`, ...) use `nb_oauth.process_session.default_session()`.
+every client of a datasource made by one session renews its token single-flight
+(security.md#single-flight-renewal). State lives in session objects, never in module globals (STYLE
+rule 10): the IPython extension creates and owns its own session; tests make one per test; the
+module-level calls of the product's spec (`nb_oauth.save`, `nb_oauth.client`, ...) use
+`nb_oauth.process_session.default_session()`.
 """
 
 from __future__ import annotations
@@ -54,13 +55,14 @@ class Session:
 
         `session_only=True` keeps the datasource, its secret and its tokens in this process's
         memory only: nothing is written to disk, and a kernel restart needs a new save and consent
-        (SEC-38). Tokens obtained for another token endpoint, client or grant are deleted.
+        (security.md#secret-storage). Tokens obtained for another token endpoint, client or grant
+        are deleted.
 
-        All or nothing (SEC-40): the secret is written first, and put back if the settings then
-        cannot be written. Raises `ConfigError` for an empty secret, `TypeError` for a non-string
-        one, `NoSecureStorage` when the keyring may not be used (with what to do instead),
-        `SecretTooLargeForBackend`, `StorageUnavailable` and `ConfigFileError`; never echoes the
-        secret.
+        All or nothing (security.md#secret-storage): the secret is written first, and put back if
+        the settings then cannot be written. Raises `ConfigError` for an empty secret, `TypeError`
+        for a non-string one, `NoSecureStorage` when the keyring may not be used (with what to do
+        instead), `SecretTooLargeForBackend`, `StorageUnavailable` and `ConfigFileError`; never
+        echoes the secret.
         """
         if not isinstance(datasource, Datasource):
             raise TypeError(f"save() takes a Datasource, not {type(datasource).__name__}")
@@ -98,7 +100,7 @@ class Session:
         try:
             self.store.save_datasource(datasource)
         except BaseException:
-            # SEC-40: never a new secret beside the old settings.
+            # security.md#secret-storage: never a new secret beside the old settings.
             if before is None:
                 self.store.delete_secret(name)
             else:
@@ -136,8 +138,9 @@ class Session:
 
         With your own client, keep httpx's default `follow_redirects=False`, or add
         `nb_oauth.redirect_guard` (`async_redirect_guard`) to its request event hooks, so a
-        redirect to another origin cannot carry a query-parameter token (SEC-32).
-        Raises `ConfigError` for an unknown name or a datasource without `base_url`.
+        redirect to another origin cannot carry a query-parameter token
+        (security.md#where-the-token-goes). Raises `ConfigError` for an unknown name or a datasource
+        without `base_url`.
         """
         with self._lock:
             auth = self._auths.get(name)
@@ -158,8 +161,9 @@ class Session:
         """An `httpx.Client` for datasource `name`: `base_url`, auth and timeouts set.
 
         Keyword arguments go to `httpx.Client` unchanged and win over the defaults (`timeout`
-        defaults to 10 s connect/pool and 30 s read/write, SEC-46); `auth` is refused because
-        the point of this client is its auth. Raises `ConfigError` for an unknown name.
+        defaults to 10 s connect/pool and 30 s read/write, security.md#network-faults); `auth` is
+        refused because the point of this client is its auth. Raises `ConfigError` for an unknown
+        name.
         """
         auth = self.auth(name)
         return httpx.Client(**_options(auth, httpx_kwargs, redirect_guard))

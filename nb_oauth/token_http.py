@@ -34,7 +34,7 @@ __all__ = [
     "token_http_request",
 ]
 
-# SEC-46: connect, read, write and pool timeouts, never None.
+# security.md#network-faults: connect, read, write and pool timeouts, never None.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
 
 # Request extensions (copied by httpx onto redirect hops) that mark nb_oauth's requests.
@@ -51,7 +51,8 @@ def request_error(error: errors.NbOAuthError, request: httpx.Request) -> errors.
 
 
 def token_http_request(request: TokenRequest, timeout: httpx.Timeout) -> httpx.Request:
-    """`request` as an `httpx.Request`, with explicit timeouts (SEC-46) and nb_oauth's marker.
+    """`request` as an `httpx.Request`, with explicit timeouts (security.md#network-faults) and
+    nb_oauth's marker.
 
     Built directly rather than through a client, so the client's default headers and cookies
     (meant for the API) never reach the token endpoint.
@@ -95,7 +96,8 @@ def _timed_out(request: httpx.Request) -> errors.NbOAuthError:
 
 
 def read_token_body(response: httpx.Response) -> None:
-    """Read a token endpoint response (SEC-45: refuse a declared size above the cap; SEC-46).
+    """Read a token endpoint response (security.md#bad-server-input: refuse a declared size above
+    the cap; security.md#network-faults).
 
     Raises the twins of `TokenEndpointError` and `TokenEndpointTimeout`.
     """
@@ -142,8 +144,8 @@ def send_token_request(
 def get_document(url: str, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> tuple[int, bytes]:
     """GET a small JSON document (authorization server metadata): status and body.
 
-    Same size cap as token responses (SEC-45); redirects are not followed. Raises httpx's
-    transport errors and the twins of `TokenEndpointError` / `TokenEndpointTimeout`.
+    Same size cap as token responses (security.md#bad-server-input); redirects are not followed.
+    Raises httpx's transport errors and the twins of `TokenEndpointError` / `TokenEndpointTimeout`.
     """
     request = httpx.Request(
         "GET",

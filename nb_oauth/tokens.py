@@ -1,9 +1,10 @@
 """`TokenSet` and the pure parser of token endpoint responses (RFC 6749 §5.1 and §5.2).
 
 The parser takes the status, Content-Type and body bytes and either returns a complete `TokenSet`
-or raises; it never returns a half-parsed result, so nothing half-valid can be stored (SEC-45).
-Time is a plain `now` argument from the caller's injected clock: expiry is computed from local
-receipt time, never from the server's `Date` (SEC-23).
+or raises; it never returns a half-parsed result, so nothing half-valid can be stored
+(security.md#bad-server-input). Time is a plain `now` argument from the caller's injected clock:
+expiry is computed from local receipt time, never from the server's `Date`
+(security.md#reading-token-responses).
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from nb_oauth.secret import Secret
 
 __all__ = ["human_duration", "MAX_TOKEN_RESPONSE_BYTES", "parse_token_response", "TokenSet"]
 
-# SEC-45: the token, metadata and device endpoints never need more; the adapter also stops reading.
+# security.md#bad-server-input: the token, metadata and device endpoints never need more; the
+# adapter also stops reading.
 MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024
-_MAX_EXPIRES_IN = 365 * 24 * 3600  # SEC-23: more than a year is absurd, not "long-lived"
+_MAX_EXPIRES_IN = 365 * 24 * 3600  # security.md#reading-token-responses: more than a year is
+# absurd, not "long-lived"
 _SECRET_JSON_VERSION = 1
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")  # RFC 6749 Appendix A.12, minus space
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # ASCII digits only: float() also reads "٣٦٠٠"
@@ -67,11 +70,11 @@ class TokenSet:
         return None if self.expires_at is None else self.expires_at - now
 
     def is_expired(self, now: float, leeway: float = 60.0) -> bool:
-        """True when the token should be refreshed before use (SPEC section 4, SEC-25).
+        """True when the token should be refreshed before use (security.md#renewal).
 
         That is `leeway` seconds before expiry, but never earlier than half the token's lifetime,
         so that a 5-minute token is not refreshed on every call. An unknown expiry is never
-        proactively expired: the API's 401 tells (SEC-23).
+        proactively expired: the API's 401 tells (security.md#reading-token-responses).
         """
         if self.expires_at is None:
             return False
@@ -79,7 +82,8 @@ class TokenSet:
         return now >= self.expires_at - min(leeway, lifetime / 2)
 
     def with_refresh(self, new: TokenSet) -> TokenSet:
-        """The token set after a refresh answered with `new` (RFC 6749 §6, SEC-23).
+        """The token set after a refresh answered with `new` (RFC 6749 §6,
+        security.md#reading-token-responses).
 
         A refresh response without a `refresh_token` keeps the current one; a new one replaces it.
         """
@@ -138,7 +142,7 @@ class TokenSet:
         )
 
     def __reduce__(self) -> NoReturn:
-        raise TypeError("a TokenSet holds secrets and cannot be pickled (SEC-41)")
+        raise TypeError("a TokenSet holds secrets and cannot be pickled")
 
     def __copy__(self) -> TokenSet:
         return self
@@ -176,9 +180,10 @@ def parse_token_response(
     (RFC 6749 §6). `secrets` are credentials the request carried (a code, a refresh token); they
     are masked if the server echoes them. `datasource` names the reconnect call in errors.
 
-    Raises a `TokenError` subclass for an RFC 6749 §5.2 error (SEC-24) and `TokenEndpointError`
-    for anything that is not a usable OAuth response (SEC-22, SEC-45). Warns with
-    `NbOAuthWarning` about a missing `token_type` or an unusable `expires_in`. Never logs.
+    Raises a `TokenError` subclass for an RFC 6749 §5.2 error (security.md#token-errors) and
+    `TokenEndpointError` for anything that is not a usable OAuth response
+    (security.md#reading-token-responses, #bad-server-input). Warns with `NbOAuthWarning` about a
+    missing `token_type` or an unusable `expires_in`. Never logs.
     """
     revealed = [secret.reveal() for secret in secrets]
 
@@ -217,8 +222,8 @@ def parse_token_response(
         access_token=Secret(access_token),
         token_type=token_type,
         expires_at=None if expires_in is None else now + expires_in,
-        # SEC-30: RFC 6749 §4.4.3 says a client credentials response SHOULD NOT carry one;
-        # if it does, it is ignored and never stored.
+        # security.md#renewal: RFC 6749 §4.4.3 says a client credentials response SHOULD NOT carry
+        # one; if it does, it is ignored and never stored.
         refresh_token=Secret(refresh_token) if refresh_token else None,
         granted_scopes=_granted_scopes(members.get("scope"), requested_scopes),
         obtained_at=now,
@@ -237,7 +242,8 @@ def _decode(
     form = media_type == "application/x-www-form-urlencoded"
     try:
         if form:
-            # Legacy providers (oauthlib's fallback), only when the Content-Type says so (SEC-45).
+            # Legacy providers (oauthlib's fallback), only when the Content-Type says so
+            # (security.md#bad-server-input).
             pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True)
             members: object = _unique_members(pairs)
         else:
@@ -301,7 +307,8 @@ def _token_type(value: object, strict: bool, fail: _Fail) -> str:
 
 def _expires_in(value: object) -> float | None:
     if value is None:
-        return None  # RFC 6749 §5.1: optional; expiry unknown, the API's 401 tells (SEC-23)
+        return None  # RFC 6749 §5.1: optional; expiry unknown, the API's 401 tells
+        # (security.md#reading-token-responses)
     number: float | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         number = value  # an int beyond float range must not reach float(): OverflowError

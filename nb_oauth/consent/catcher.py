@@ -1,11 +1,11 @@
 """The loopback catcher: a one-shot HTTP server on 127.0.0.1 that receives the authorization
 response (RFC 8252 §7.3) and hands its code to the waiting kernel.
 
-What it promises (SECURITY.md section A): loopback IP literal only, ephemeral port by default, a
-busy fixed port fails before any browser opens, exact path, strays ignored, wrong ``state`` answered
-with 400 while the wait goes on, DNS-rebinding ``Host`` check, a static escaped landing page with
-no-store/no-referrer, one accepted response, a deadline, Ctrl-C / kernel interrupt honoured, the
-port closed on every exit path, and no access log on stderr.
+What it promises (docs/security.md#loopback-catcher): loopback IP literal only, ephemeral port by
+default, a busy fixed port fails before any browser opens, exact path, strays ignored, wrong
+``state`` answered with 400 while the wait goes on, DNS-rebinding ``Host`` check, a static escaped
+landing page with no-store/no-referrer, one accepted response, a deadline, Ctrl-C / kernel interrupt
+honoured, the port closed on every exit path, and no access log on stderr.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ __all__ = ["CALLBACK_PATH", "LoopbackCatcher"]
 
 log = logging.getLogger("nb_oauth.consent")
 
-#: The redirect path (SPEC section 2): ``http://127.0.0.1:<port>/callback``.
+#: The redirect path: ``http://127.0.0.1:<port>/callback``.
 CALLBACK_PATH = "/callback"
 
 #: How often the waiting kernel thread wakes up, so that "Interrupt kernel" is felt at once.
@@ -133,10 +133,11 @@ class LoopbackCatcher:
 
         Raises the response's :class:`AuthorizationError`, :class:`CallbackTimeout` at the
         deadline (:class:`StateMismatch` instead when only responses with a wrong ``state``
-        arrived, SEC-5), :class:`SignInCancelled` once ``cancel`` is set (also when a response
-        arrived in the same slice: cancelled means nothing is redeemed), and lets
+        arrived, security.md#state-pkce-and-the-redirect-uri), :class:`SignInCancelled` once
+        ``cancel`` is set (also when a response arrived in the same slice: cancelled means nothing
+        is redeemed), and lets
         ``KeyboardInterrupt`` through. Waits in short slices so that a kernel interrupt or a
-        cancel is honoured at once (SEC-9). The caller closes the catcher.
+        cancel is honoured at once (security.md#loopback-catcher). The caller closes the catcher.
         """
         deadline = self._now() + timeout
         while not self._done.wait(_WAIT_SLICE):
@@ -168,15 +169,18 @@ class LoopbackCatcher:
         """Decide on one GET: returns (status, page title, page text). Never raises."""
         expected_hosts = {f"127.0.0.1:{self.port}", f"[::1]:{self.port}"}
         if host not in expected_hosts:
-            # SEC-6: a page on another origin that rebinds its DNS to 127.0.0.1 gets nothing.
+            # security.md#loopback-catcher: a page on another origin that rebinds its DNS to
+            # 127.0.0.1 gets nothing.
             return 403, "Forbidden", "This address only answers the sign-in redirect."
         url = urlsplit(target)
         if url.path != CALLBACK_PATH:
-            # SEC-4: favicon, prefetch and stray requests neither consume nor end the flow.
+            # security.md#loopback-catcher: favicon, prefetch and stray requests neither consume nor
+            # end the flow.
             return 404, "Not found", "Nothing here."
         with self._lock:
             if self._done.is_set() or self._request is None:
-                # SEC-8: one response per sign-in; a reload or replay changes nothing.
+                # security.md#loopback-catcher: one response per sign-in; a reload or replay changes
+                # nothing.
                 return 410, "Sign-in already finished", "You can close this tab."
             try:
                 self._code = self._request.check_response(url.query)
@@ -220,13 +224,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (http.server's name)
-        # SEC-43: the request line carries the code and state; never print it to stderr.
+        # security.md#errors-logs-and-reprs: the request line carries the code and state; never
+        # print it to stderr.
         log.debug("catcher: %s", redact_url(self.path))
 
 
 class _CatcherServer(ThreadingHTTPServer):
     daemon_threads = True
-    # SEC-2: on Windows SO_REUSEADDR lets a second server bind the same port and steal callbacks.
+    # security.md#loopback-catcher: on Windows SO_REUSEADDR lets a second server bind the same port
+    # and steal callbacks.
     allow_reuse_address = os.name != "nt"
 
     def __init__(self, address: tuple[str, int], catcher: LoopbackCatcher) -> None:
@@ -247,7 +253,8 @@ def _bind(port: int, catcher: LoopbackCatcher) -> _CatcherServer:
             raise PortInUse(port) from None
         ipv4_error = exc
     try:
-        # SEC-1: no IPv4 loopback (rare containers): fall back to the IPv6 literal.
+        # security.md#loopback-catcher: no IPv4 loopback (rare containers): fall back to the IPv6
+        # literal.
         return _CatcherServer6(("::1", port), catcher)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:

@@ -1,11 +1,12 @@
 """Connect and disconnect: the authorization code grant end to end, and RFC 7009 revocation.
 
 ``connect`` opens the authorization URL in a new browser tab and always shows it as a link too
-(SEC-12), catches the redirect on 127.0.0.1 (or takes the pasted redirect URL on a remote kernel,
-SEC-11), redeems the code with the same ``redirect_uri`` and the PKCE verifier (SEC-18), and
+(security.md#remote-kernels-and-browsers), catches the redirect on 127.0.0.1 (or takes the pasted
+redirect URL on a remote kernel, security.md#remote-kernels-and-browsers), redeems the code with the
+same ``redirect_uri`` and the PKCE verifier (security.md#state-pkce-and-the-redirect-uri), and
 stores the tokens. ``disconnect`` revokes at the server when it can and always wipes locally
-(SEC-35). What the user sees goes through a :class:`ConsentView`, so the same flow serves a
-terminal, a notebook and the widgets.
+(security.md#disconnect). What the user sees goes through a :class:`ConsentView`, so the same flow
+serves a terminal, a notebook and the widgets.
 """
 
 from __future__ import annotations
@@ -72,10 +73,12 @@ class ConsentView(Protocol):
 
     def waiting(self, sign_in: SignInLink) -> None:
         """The sign-in URL is ready: show it as a link, with how long the wait lasts and, when
-        no browser could be opened here, that the user must open it (SEC-12)."""
+        no browser could be opened here, that the user must open it
+        (security.md#remote-kernels-and-browsers)."""
 
     def finished(self, message: str) -> None:
-        """The sign-in succeeded: replace the link with ``message`` (SEC-12)."""
+        """The sign-in succeeded: replace the link with ``message``
+        (security.md#remote-kernels-and-browsers)."""
 
     def ended(self) -> None:
         """The sign-in failed or was cancelled: take the link away and show nothing else; the
@@ -98,8 +101,8 @@ class SignInLink:
 def open_in_new_tab(url: str) -> bool:
     """Open ``url`` in a new tab of the system browser (honours ``BROWSER``); never raises.
 
-    Returns ``False`` when no browser could be opened, as on a headless server (SEC-12). Never an
-    embedded view (RFC 8252 §8.12).
+    Returns ``False`` when no browser could be opened, as on a headless server
+    (security.md#remote-kernels-and-browsers). Never an embedded view (RFC 8252 §8.12).
     """
     try:
         return webbrowser.open(url, new=2)
@@ -171,13 +174,13 @@ def connect(
     Raises ``PortInUse`` (before any browser opens), ``AuthorizationDenied`` /
     ``AuthorizationError``, ``StateMismatch``, ``CallbackTimeout``, ``SignInCancelled``, the token
     endpoint's errors, and lets ``KeyboardInterrupt`` through; the catcher's port is closed on
-    every path (SEC-3) and nothing is stored unless the whole flow succeeded. Warns with
-    :class:`NoRefreshToken` when the provider sent no refresh token. Never logs or shows the code
-    or a token.
+    every path (security.md#loopback-catcher) and nothing is stored unless the whole flow succeeded.
+    Warns with :class:`NoRefreshToken` when the provider sent no refresh token. Never logs or shows
+    the code or a token.
     """
     ds = session.datasource(name)
     if ds.grant != "authorization_code":
-        # SPEC section 9: a no-op for client credentials; the client fetches its token itself.
+        # the product's spec: a no-op for client credentials; the client fetches its token itself.
         return ConnectResult(
             datasource=name,
             expires_in=None,
@@ -221,7 +224,8 @@ def connect(
 
 
 def _server_promises_iss(ds: Datasource) -> bool:
-    """With ``issuer`` set, ask its metadata whether every response carries ``iss`` (SEC-15):
+    """With ``issuer`` set, ask its metadata whether every response carries ``iss``
+    (security.md#checking-the-authorization-response):
     then a response without one is refused. No metadata, or none reachable, promises nothing."""
     if ds.issuer is None:
         return False
@@ -234,7 +238,8 @@ def _server_promises_iss(ds: Datasource) -> bool:
 
 def _store_tokens(session: Session, name: str, tokens: TokenSet) -> None:
     """Store a new consent's tokens under the renewal lock, so that a kernel refreshing the old
-    grant at the same moment cannot write its tokens over them (SEC-27). The live auth is told
+    grant at the same moment cannot write its tokens over them (security.md#single-flight-renewal).
+    The live auth is told
     after the lock is released: the auth takes its own lock first, then the store's."""
     lock = session.store.renewal_lock(name)
     if not lock.acquire(RENEWAL_LOCK_TIMEOUT_S):
@@ -255,11 +260,12 @@ def _code_from_paste(
     catcher: LoopbackCatcher,
     read_redirect: Callable[[str], str],
 ) -> Secret:
-    """Ask for the redirected URL until a valid one arrives (remote kernels, SEC-11).
+    """Ask for the redirected URL until a valid one arrives (remote kernels,
+    security.md#remote-kernels-and-browsers).
 
     An empty answer checks whether the loopback catcher got the response after all (browser and
     kernel on one machine). The input is read without echo, so the code never lands in a cell's
-    output or the notebook (SEC-44).
+    output or the notebook (security.md#notebooks-and-history).
     """
     prompt = (
         "Paste the address your browser was redirected to (it starts with "
@@ -283,10 +289,11 @@ def _redeem(
     code: Secret,
     received_at: float,
 ) -> TokenSet:
-    """Exchange the code (RFC 6749 §4.1.3) with the same redirect_uri (SEC-18) and verifier.
+    """Exchange the code (RFC 6749 §4.1.3) with the same redirect_uri
+    (security.md#state-pkce-and-the-redirect-uri) and verifier.
 
-    Never retried: a code is single-use (RFC 6749 §10.5, SEC-29), so a lost answer means a new
-    sign-in.
+    Never retried: a code is single-use (RFC 6749 §10.5, security.md#renewal), so a lost answer
+    means a new sign-in.
     """
     token_request = authorization_code_request(
         request.datasource,
@@ -321,8 +328,8 @@ def disconnect(session: Session, name: str) -> DisconnectResult:
     RFC 7009 §2.1: the refresh token first (which also ends its access tokens on most servers),
     then the access token. A 200 counts as success even for an already invalid token (§2.2); a
     503, another error or a network failure means the tokens may still be live (§2.2.1), which
-    the result says. The local tokens are deleted in every case (SEC-35); the client secret and
-    the datasource stay. Never raises for a failed revocation.
+    the result says. The local tokens are deleted in every case (security.md#disconnect); the client
+    secret and the datasource stay. Never raises for a failed revocation.
     """
     ds = session.datasource(name)
     tokens = session.store.load_tokens(name)

@@ -1,7 +1,8 @@
 """One authorization request (RFC 6749 §4.1.1) and the one validator for its response (§4.1.2).
 
 Both ways a response can come back, the loopback catcher and a URL the user pastes, go through
-:meth:`AuthorizationRequest.check_response`, so neither path is weaker than the other (SEC-11).
+:meth:`AuthorizationRequest.check_response`, so neither path is weaker than the other
+(security.md#remote-kernels-and-browsers).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ __all__ = ["AuthorizationRequest", "IgnoredResponse", "IssuerMismatch", "WrongSt
 class IgnoredResponse(NbOAuthError):
     """A response that cannot be acted on: malformed, or not for this sign-in.
 
-    The catcher answers it with an error page and keeps waiting (SEC-5); the paste path reports it.
+    The catcher answers it with an error page and keeps waiting
+    (security.md#state-pkce-and-the-redirect-uri); the paste path reports it.
     """
 
 
@@ -37,7 +39,8 @@ class WrongState(IgnoredResponse):
 
 
 class IssuerMismatch(AuthorizationError):
-    """The response's ``iss`` is not the issuer this request was sent to (RFC 9207 §2.4, SEC-15)."""
+    """The response's ``iss`` is not the issuer this request was sent to (RFC 9207 §2.4,
+    security.md#checking-the-authorization-response)."""
 
     def __init__(self, expected: str, received: str | None) -> None:
         self.expected = expected
@@ -74,8 +77,9 @@ class AuthorizationRequest:
         ds = self.datasource
         assert ds.authorization_url is not None  # Datasource validation guarantees it
         params = {
-            # The datasource's extras first: protocol parameters below always win (SEC-19);
-            # Datasource validation already refuses extras that name them.
+            # The datasource's extras first: protocol parameters below always win
+            # (security.md#protocol-parameters-and-grants); Datasource validation already refuses
+            # extras that name them.
             **dict(ds.auth_params),
             "response_type": "code",
             "client_id": ds.client_id,
@@ -88,17 +92,20 @@ class AuthorizationRequest:
             params["scope"] = ds.scope_string  # RFC 6749 §3.3: space-delimited
         base = ds.authorization_url
         separator = "&" if urlsplit(base).query else "?"
-        # urlencode escapes & = # and non-ASCII, so no value can inject a parameter (SEC-19).
+        # urlencode escapes & = # and non-ASCII, so no value can inject a parameter
+        # (security.md#protocol-parameters-and-grants).
         return f"{base}{separator}{urlencode(params)}"
 
     def check_response(self, query: str) -> Secret:
         """Validate the redirect's query string; return the authorization code.
 
         Raises :class:`WrongState` for a wrong or missing ``state`` (checked first, in constant
-        time, SEC-5/14/17: an attacker who does not know the state cannot end or fake the sign-in),
-        :class:`IgnoredResponse` for a malformed response, :class:`IssuerMismatch` (SEC-15), and
-        :class:`AuthorizationError` / ``AuthorizationDenied`` for an error response (SEC-17).
-        Never logs; makes no request.
+        time, security.md#state-pkce-and-the-redirect-uri, #checking-the-authorization-response: an
+        attacker who does not know the state cannot end or fake the sign-in),
+        :class:`IgnoredResponse` for a malformed response, :class:`IssuerMismatch`
+        (security.md#checking-the-authorization-response), and :class:`AuthorizationError` /
+        ``AuthorizationDenied`` for an error response
+        (security.md#checking-the-authorization-response). Never logs; makes no request.
         """
         params = _single_params(query)
         if not state_matches(self.state, params.get("state")):
@@ -117,7 +124,8 @@ class AuthorizationRequest:
         return Secret(code)
 
     def code_from_pasted_url(self, url: str) -> Secret:
-        """Validate a redirected URL the user pasted (remote kernels, SEC-11); return the code.
+        """Validate a redirected URL the user pasted (remote kernels,
+        security.md#remote-kernels-and-browsers); return the code.
 
         The URL must be this request's redirect URI (scheme, host, port and path) with the
         response in its query. Raises :class:`StateMismatch` for another sign-in's URL, plus the

@@ -1,4 +1,4 @@
-"""The embedded demo provider (SPEC section 7): a real OAuth 2.0 authorization server built on
+"""The embedded demo provider: a real OAuth 2.0 authorization server built on
 Authlib's server components, plus a small protected JSON API, both on 127.0.0.1.
 
 Needs the ``demo`` extra: ``pip install 'nb_oauth[demo]'``.

@@ -86,7 +86,7 @@ class _JsonPayload(OAuth2Payload):  # type: ignore[misc]
 
 
 class _JsonTokenRequest(OAuth2Request):  # type: ignore[misc]
-    """A token request whose parameters arrive as one JSON object (SPEC ``body_encoding: json``)."""
+    """A token request whose parameters arrive as one JSON object (``body_encoding: json``)."""
 
     def __init__(self, flask_request: Any) -> None:
         super().__init__(flask_request.method, flask_request.url, headers=flask_request.headers)

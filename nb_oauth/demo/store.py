@@ -117,7 +117,7 @@ def demo_clients(*, issue_refresh_token: bool = True) -> dict[str, DemoClient]:
         DemoClient("demo-basic", "demo-basic-secret", "client_secret_basic", confidential),
         DemoClient("demo-post", "demo-post-secret", "client_secret_post", confidential),
         DemoClient("demo-public", None, "none", user_grants),
-        # For servers that want a JSON token request (SPEC body_encoding: json).
+        # For servers that want a JSON token request (body_encoding: json).
         DemoClient(
             "demo-json",
             "demo-json-secret",

@@ -3,7 +3,8 @@
 A method is a pure function `(client_id, client_secret, params) -> (headers, params)`: it returns
 the headers to add and the complete body parameters, and never mutates its input. The httpx adapter
 applies the result, so these functions know nothing about HTTP libraries. Exactly one method is
-used per request, so credentials never go both in a header and in the body (SEC-31).
+used per request, so credentials never go both in a header and in the body
+(security.md#client-authentication).
 
 The returned `Authorization` header and `client_secret` parameter carry the credential in clear:
 callers put them on the wire and nowhere else (no logging, no repr).
@@ -59,7 +60,8 @@ def _required(method: str, client_secret: Secret | None) -> str:
 def client_secret_basic(
     client_id: str, client_secret: Secret | None, params: Mapping[str, str]
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """HTTP Basic with the form-urlencoded id and secret (RFC 6749 §2.3.1, Appendix B; SEC-31).
+    """HTTP Basic with the form-urlencoded id and secret (RFC 6749 §2.3.1, Appendix B;
+    security.md#client-authentication).
 
     Raises `ConfigError` when no client secret is saved.
     """
@@ -123,7 +125,7 @@ def client_auth_method(name: str) -> ClientAuthMethod:
 def select_client_auth(client_auth: str, client_secret: Secret | None) -> ClientAuthMethod:
     """The method for a datasource's `client_auth` ('basic', 'body', 'none' or an RFC name).
 
-    With no saved secret, the secret-based methods become `none` (a public client): SPEC's
+    With no saved secret, the secret-based methods become `none` (a public client): the
     default `basic` then matches STYLE rule 5, "basic when a secret exists, else none".
     Raises `ConfigError` for an unknown name.
     """

@@ -1,7 +1,9 @@
 """PKCE (RFC 7636) and `state` (RFC 6749 §10.12): fresh random values for every sign-in.
 
-Always S256, never `plain` (RFC 7636 §7.2, RFC 9700 §2.1.1, SEC-13); `state` is always sent as
-well, since PKCE only protects against CSRF when the server enforces it (RFC 9700 §4.7.1, SEC-14).
+Always S256, never `plain` (RFC 7636 §7.2, RFC 9700 §2.1.1,
+security.md#state-pkce-and-the-redirect-uri); `state` is always sent as well, since PKCE only
+protects against CSRF when the server enforces it (RFC 9700 §4.7.1,
+security.md#state-pkce-and-the-redirect-uri).
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ def new_state() -> str:
 
 
 def state_matches(expected: str, received: str | None) -> bool:
-    """Compare a callback's `state` with ours in constant time (SEC-14); `None` never matches."""
+    """Compare a callback's `state` with ours in constant time
+    (security.md#state-pkce-and-the-redirect-uri); `None` never matches."""
     if received is None:
         return False
     return hmac.compare_digest(expected.encode(), received.encode())

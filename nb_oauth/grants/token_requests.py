@@ -6,7 +6,7 @@ Each builder returns a `TokenRequest` (URL, headers, body bytes) that any HTTP l
 of one, so a port to another HTTP library (httpx2) reuses all of this unchanged.
 
 A `TokenRequest` carries credentials in `headers` and `body`; its `repr` shows only the grant and
-the redacted URL, and it refuses pickling (SEC-41).
+the redacted URL, and it refuses pickling (security.md#errors-logs-and-reprs).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class TokenRequest:
         return f"TokenRequest(grant={self.grant!r}, url={redact_url(self.url)!r})"
 
     def __reduce__(self) -> NoReturn:
-        raise TypeError("a TokenRequest holds credentials and cannot be pickled (SEC-41)")
+        raise TypeError("a TokenRequest holds credentials and cannot be pickled")
 
 
 def _token_request(
@@ -65,7 +65,8 @@ def _token_request(
     spent: tuple[Secret, ...] = (),
 ) -> TokenRequest:
     # The datasource's extra parameters (`audience`, `resource`) cannot name protocol parameters:
-    # Datasource validation refuses them (SEC-19), and the protocol values are merged last anyway.
+    # Datasource validation refuses them (security.md#protocol-parameters-and-grants), and the
+    # protocol values are merged last anyway.
     merged = {**datasource.token_params, **params}
     return _authenticated_post(
         datasource,
@@ -90,7 +91,8 @@ def _authenticated_post(
     requested_scopes: tuple[str, ...] = (),
     spent: tuple[Secret, ...] = (),
 ) -> TokenRequest:
-    # Exactly one client authentication method per request (RFC 6749 §2.3, SEC-31).
+    # Exactly one client authentication method per request (RFC 6749 §2.3,
+    # security.md#client-authentication).
     method = select_client_auth(datasource.client_auth, client_secret)
     auth_headers, body_params = method(datasource.client_id, client_secret, params)
     content_type, body = encode_token_request(body_params, encoding)
@@ -156,7 +158,8 @@ def authorization_code_request(
 ) -> TokenRequest:
     """Redeem an authorization code (RFC 6749 §4.1.3) with its PKCE verifier (RFC 7636 §4.5).
 
-    `redirect_uri` must be the one of the authorization request (SEC-18).
+    `redirect_uri` must be the one of the authorization request
+    (security.md#state-pkce-and-the-redirect-uri).
     """
     params = {
         "grant_type": "authorization_code",

@@ -3,7 +3,8 @@ returns something to display (the jupysql ``%sqlcmd`` pattern, STYLE rule 9).
 
 Every user mistake is a one-line ``UsageError`` that says what to do next. The client secret is
 never read from the magic line (it would be saved in the notebook and in IPython's history,
-SEC-44): it is prompted with ``getpass`` or read from the environment variable that
+security.md#notebooks-and-history): it is prompted with ``getpass`` or read from the environment
+variable that
 ``--client-secret-env`` names.
 """
 
@@ -74,7 +75,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse whose errors are one-line ``UsageError``s, with abbreviations off.
 
     ``allow_abbrev=False`` matters: with it on, ``--client-secret X`` would be taken as
-    ``--client-secret-env X`` and the secret echoed in the error (SEC-44).
+    ``--client-secret-env X`` and the secret echoed in the error
+    (security.md#notebooks-and-history).
     """
 
     def __init__(self, prog: str, **kwargs: Any) -> None:
@@ -120,7 +122,7 @@ _FIELD_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
 
 
 def _field_parser(prog: str, *, editing: bool) -> _Parser:
-    parser = _Parser(prog, description="Datasource fields (SPEC section 1).")
+    parser = _Parser(prog, description="Datasource fields.")
     parser.add_argument("name", metavar="NAME")
     for flag, options in _FIELD_OPTIONS:
         parser.add_argument(flag, default=None, **options)

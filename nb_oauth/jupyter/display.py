@@ -42,8 +42,9 @@ def notebook_view() -> NotebookConsentView | None:
 
 
 class NotebookConsentView:
-    """Shows the sign-in link (``target="_blank"``: a new tab, SPEC section 2) in the cell output
-    and replaces it with the outcome, so the saved notebook keeps no sign-in URL (SEC-12). A
+    """Shows the sign-in link (``target="_blank"``: a new tab) in the cell output
+    and replaces it with the outcome, so the saved notebook keeps no sign-in URL
+    (security.md#remote-kernels-and-browsers). A
     failure empties it: the magic or the caller reports the error, once."""
 
     def __init__(self) -> None:
@@ -132,7 +133,8 @@ _SECRET_FREE_FIELDS = (
 @dataclass(frozen=True)
 class DatasourceStatus:
     """A datasource's settings and token status, as text and HTML. Holds no secret: only whether
-    a client secret and a refresh token exist, never their values (SEC-41)."""
+    a client secret and a refresh token exist, never their values
+    (security.md#errors-logs-and-reprs)."""
 
     name: str
     settings: tuple[tuple[str, str], ...]
@@ -282,7 +284,8 @@ class TextBody(str):
 @dataclass(frozen=True)
 class HttpErrorBlock:
     """A 4xx/5xx from ``%%api`` as one readable block: status, reason, redacted URL, a short
-    redacted excerpt of the body. Never a traceback, never a token (SEC-42)."""
+    redacted excerpt of the body. Never a traceback, never a token
+    (security.md#errors-logs-and-reprs)."""
 
     method: str
     status_code: int

@@ -4,8 +4,8 @@ A store keeps, per datasource name, the non-secret `Datasource`, the client secr
 `TokenSet`. Two implementations:
 
 * `MemoryStore` (`nb_oauth.store.memory`): this process's memory only; "session-only" storage.
-* `KeyringStore` (`nb_oauth.store.keyring_store`): the config file plus the OS keyring (SPEC
-  section 1), shared by every kernel of the user. Imported lazily: it needs `keyring`, which the
+* `KeyringStore` (`nb_oauth.store.keyring_store`): the config file plus the OS keyring,
+  shared by every kernel of the user. Imported lazily: it needs `keyring`, which the
   protocol core does not (STYLE rule 1).
 
 Contract for every implementation:
@@ -16,9 +16,10 @@ Contract for every implementation:
 * Reads may be cached; `load_tokens(name, fresh=True)` bypasses the cache and reads what other
   processes may have written. The auth calls it only while it holds `renewal_lock(name)`.
 * `renewal_lock(name)` serializes token renewal for `name` across every process that shares the
-  store (SEC-27). It is not reentrant; the caller releases it on every path (SEC-49).
+  store (security.md#single-flight-renewal). It is not reentrant; the caller releases it on every
+  path (security.md#network-faults).
 * `save_datasource(..., session_only=True)` keeps that datasource and all its secrets in this
-  process's memory: nothing about it is written anywhere (SEC-38).
+  process's memory: nothing about it is written anywhere (security.md#secret-storage).
 * No method logs, prints or puts a secret into an exception message.
 """
 
@@ -35,7 +36,8 @@ __all__ = ["MemoryStore", "NoRenewalLock", "RenewalLock", "TokenStore"]
 
 
 class RenewalLock(Protocol):
-    """A lock held around one token renewal of one datasource (SEC-27)."""
+    """A lock held around one token renewal of one datasource
+    (security.md#single-flight-renewal)."""
 
     def acquire(self, timeout: float) -> bool:
         """Take the lock, waiting at most `timeout` seconds (0: just try); `False` if not taken.

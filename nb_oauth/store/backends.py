@@ -1,12 +1,14 @@
 """Which keyring backends nb_oauth may keep secrets in, and what it says about the others.
 
-The policy of SEC-37, applied at configure time (the first keyring use of a `KeyringStore`):
+The policy of security.md#secret-storage, applied at configure time (the first keyring use of a
+`KeyringStore`):
 
 * keyring's `fail` backend ("No recommended backend was available", normal on headless Linux,
   Docker and JupyterHub, where there is no Secret Service): refused with `NoSecureStorage`, whose
   one-paragraph message names the three ways out: an encrypted file backend
   (`keyrings.cryptfile`, which asks for a passphrase) selected through keyring's own
-  configuration, a Secret Service in a D-Bus session, or session-only mode (SEC-38).
+  configuration, a Secret Service in a D-Bus session, or session-only mode
+  (security.md#secret-storage).
 * keyring's `null` backend (after `keyring --disable`) stores nothing: allowed, with a
   `StorageWarning` that every kernel restart needs a new consent.
 * a plaintext file backend (`keyrings.alt.file.PlaintextKeyring`, alone or inside keyring's
@@ -15,8 +17,9 @@ The policy of SEC-37, applied at configure time (the first keyring use of a `Key
 * anything else (macOS Keychain, Windows Credential Manager, Secret Service, KWallet,
   `keyrings.cryptfile`): used as is.
 
-Size limits (SEC-40): the Windows Credential Manager holds at most 2560 bytes per secret (stored
-as UTF-16, jaraco/keyring#355); `secret_limit` knows it so that the store refuses before writing.
+Size limits (security.md#secret-storage): the Windows Credential Manager holds at most 2560 bytes
+per secret (stored as UTF-16, jaraco/keyring#355); `secret_limit` knows it so that the store refuses
+before writing.
 """
 
 from __future__ import annotations

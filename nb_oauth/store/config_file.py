@@ -1,4 +1,4 @@
-"""The config file: the non-secret fields of every saved datasource (SPEC section 1, SEC-39).
+"""The config file: the non-secret fields of every saved datasource (security.md#secret-storage).
 
 Location: the directory in the `NB_OAUTH_HOME` environment variable, else the platform's user
 config directory (`platformdirs.user_config_dir("nb_oauth")`: `~/.config/nb_oauth` on Linux,
@@ -18,7 +18,7 @@ datasource, so that a listing is one read and an update is one atomic rename::
   then `os.replace`. Readers see the old or the new file, never a mix. Updates run under
   `datasources.json.lock`, so two kernels saving different datasources do not lose one.
 * Never a secret in it: `Datasource` has no secret field, and `Datasource.from_config` refuses a
-  `client_secret` key (SEC-39).
+  `client_secret` key (security.md#secret-storage).
 * Damaged JSON, unknown keys or an invalid datasource raise `ConfigFileError` naming the file; a
   higher `nb_oauth_config` version is refused with "upgrade nb_oauth". Nothing is ever reset or
   overwritten after such an error: the user decides.

@@ -1,33 +1,36 @@
-"""`KeyringStore`: the config file for settings, the OS keyring for secrets (SPEC section 1).
+"""`KeyringStore`: the config file for settings, the OS keyring for secrets.
 
 Layout, per datasource `<name>`:
 
 * its non-secret fields in `<NB_OAUTH_HOME>/datasources.json` (`nb_oauth.store.config_file`);
-* keyring service `nb_oauth:<name>` (SEC-39), two entries with non-empty usernames:
-  `client_secret` (the bare secret) and `token_set` (`TokenSet.to_secret_json()`: versioned JSON
-  with the refresh token, the access token, its expiry and the granted scopes). The access token
-  is shared so that kernels sharing a datasource refresh once per expiry, not once each;
-* its renewal lock in `<NB_OAUTH_HOME>/locks/<name>.lock` (`nb_oauth.store.lock`, SEC-27).
+* keyring service `nb_oauth:<name>` (security.md#secret-storage), two entries with non-empty
+  usernames: `client_secret` (the bare secret) and `token_set` (`TokenSet.to_secret_json()`:
+  versioned JSON with the refresh token, the access token, its expiry and the granted scopes). The
+  access token is shared so that kernels sharing a datasource refresh once per expiry, not once
+  each;
+* its renewal lock in `<NB_OAUTH_HOME>/locks/<name>.lock` (`nb_oauth.store.lock`,
+  security.md#single-flight-renewal).
 
 Reads are cached in memory, so steady-state requests never touch the keyring (the auth does not
 even call the store while its token is fresh). `load_tokens(name, fresh=True)` bypasses the cache;
 the auth calls it only while holding `renewal_lock(name)`, which is exactly when another kernel
 may have renewed. Writes go to the keyring first and update the cache only once they succeeded, so
-a failed write leaves the previous state in both (SEC-40); each secret is one keyring entry, so a
-write is never half done.
+a failed write leaves the previous state in both (security.md#secret-storage); each secret is one
+keyring entry, so a write is never half done.
 
-Too large (SEC-40): before writing, a value is checked against the backend's known limit
-(Windows: 2560 bytes), and a backend error for a value above 2560 bytes is reported as
+Too large (security.md#secret-storage): before writing, a value is checked against the backend's
+known limit (Windows: 2560 bytes), and a backend error for a value above 2560 bytes is reported as
 `SecretTooLargeForBackend`. A token set that does not fit is stored without its access token
 (the entry then holds an empty, long-expired one); the access token stays in this kernel's memory
 and the user is told once with `StorageWarning`. Other kernels then refresh for themselves.
 
-Backend policy (SEC-37, `nb_oauth.store.backends`): checked on the first keyring use, i.e. at
-configure time; `fail` and unapproved plaintext backends raise `NoSecureStorage`.
+Backend policy (security.md#secret-storage, `nb_oauth.store.backends`): checked on the first keyring
+use, i.e. at configure time; `fail` and unapproved plaintext backends raise `NoSecureStorage`.
 
-Session-only (SEC-38): `save_datasource(ds, session_only=True)` keeps that datasource, its secret
-and its tokens in a `MemoryStore` inside this store: no config entry, no keyring entry, no lock
-file. A name cannot be both: a name saved on disk must be removed before it is saved session-only.
+Session-only (security.md#secret-storage): `save_datasource(ds, session_only=True)` keeps that
+datasource, its secret and its tokens in a `MemoryStore` inside this store: no config entry, no
+keyring entry, no lock file. A name cannot be both: a name saved on disk must be removed before it
+is saved session-only.
 
 Keyring errors (`keyring.errors.KeyringError`: a locked keyring, a D-Bus failure) become
 `StorageUnavailable` with a fix; deleting a missing entry is success (STYLE rule 12). Nothing here
@@ -78,7 +81,7 @@ _ENV_PLAINTEXT = "NB_OAUTH_ALLOW_PLAINTEXT"
 
 
 def service_name(name: str) -> str:
-    """The keyring service of datasource `name` (SEC-39)."""
+    """The keyring service of datasource `name` (security.md#secret-storage)."""
     return f"nb_oauth:{name}"
 
 
@@ -134,11 +137,12 @@ class KeyringStore:
             return
         if name in self._session_only:
             _refuse_switch(name, "is saved for this session only", "remove it first")
-        self.backend()  # SEC-37: configure time
+        self.backend()  # security.md#secret-storage: configure time
         self._config.update(lambda datasources: datasources.__setitem__(name, datasource))
 
     def remove(self, name: str) -> None:
-        """Delete exactly `name`'s keyring entries, then its config entry (SEC-39). Idempotent."""
+        """Delete exactly `name`'s keyring entries, then its config entry
+        (security.md#secret-storage). Idempotent."""
         if name in self._session_only:
             self._session_only.remove(name)
             return
@@ -161,7 +165,7 @@ class KeyringStore:
     def check_writable(self, name: str) -> None:
         """Raise `NoSecureStorage` now if ``name`` needs the keyring and it may not be used."""
         if name not in self._session_only:
-            self.backend()  # SEC-37
+            self.backend()  # security.md#secret-storage
 
     def secret_location(self, name: str) -> str:
         """Where ``name``'s secrets are kept, in words for the user."""
@@ -225,7 +229,8 @@ class KeyringStore:
         return stored  # stored without its access token, and long expired: renew
 
     def save_tokens(self, name: str, tokens: TokenSet) -> None:
-        """Store `tokens` (SEC-28: before the caller uses them). Raises `StorageUnavailable` or
+        """Store `tokens` (security.md#refresh-token-rotation: before the caller uses them). Raises
+        `StorageUnavailable` or
         `SecretTooLargeForBackend`, and then leaves the keyring and the cache as they were."""
         if name in self._session_only:
             self._session_only.save_tokens(name, tokens)
@@ -235,7 +240,8 @@ class KeyringStore:
                 self._set(name, TOKENS_USER, tokens.to_secret_json().reveal())
                 self._unshared.pop(name, None)
             except SecretTooLargeForBackend:
-                # SEC-40: keep the refresh token in the keyring and the access token here.
+                # security.md#secret-storage: keep the refresh token in the keyring and the access
+                # token here.
                 without = dataclasses.replace(
                     tokens, access_token=Secret(""), expires_at=0.0, obtained_at=0.0
                 )
@@ -256,7 +262,8 @@ class KeyringStore:
     # --- the keyring ------------------------------------------------------------------------------
 
     def backend(self) -> KeyringBackend:
-        """The keyring backend, checked against the policy on first use (SEC-37).
+        """The keyring backend, checked against the policy on first use
+        (security.md#secret-storage).
 
         Raises `NoSecureStorage`; warns about a null or an allowed plaintext backend once.
         """
@@ -318,7 +325,7 @@ class KeyringStore:
         return f"KeyringStore(home={str(self.home)!r})"
 
     def __reduce__(self) -> NoReturn:
-        raise TypeError("a KeyringStore caches secrets and cannot be pickled (SEC-41)")
+        raise TypeError("a KeyringStore caches secrets and cannot be pickled")
 
 
 def _refuse_switch(name: str, problem: str, fix: str) -> NoReturn:

@@ -1,4 +1,5 @@
-"""The cross-process renewal lock of one datasource: a file lock next to the config (SEC-27).
+"""The cross-process renewal lock of one datasource: a file lock next to the config
+(security.md#single-flight-renewal).
 
 Kernels that share a datasource share its refresh token. With rotation (RFC 9700 §4.14.2) a
 refresh token may be spent once, so two kernels refreshing at the same moment would make the
@@ -8,9 +9,9 @@ tokens and sends nothing.
 
 Built on `filelock` (an OS lock: `flock` on POSIX, `msvcrt.locking` on Windows), so the operating
 system releases it when the process dies, even on `kill -9`: a crashed or interrupted kernel never
-leaves a held lock (SEC-49). Lock files live in `<NB_OAUTH_HOME>/locks/<name>.lock`, are empty,
-and are kept after release (deleting a lock file while another process waits on it would let
-two processes hold "the" lock on different files).
+leaves a held lock (security.md#network-faults). Lock files live in
+`<NB_OAUTH_HOME>/locks/<name>.lock`, are empty, and are kept after release (deleting a lock file
+while another process waits on it would let two processes hold "the" lock on different files).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """`MemoryStore`: a `TokenStore` that keeps everything in this process's memory.
 
 Nothing is written anywhere, so nothing survives a kernel restart: the right store for tests,
-scheduled runs that get a fresh client-credentials token anyway, and session-only use (SEC-38).
-Only one process sees it, so its renewal lock is a no-op: the auth's own in-process lock already
-makes renewal single-flight (SEC-27).
+scheduled runs that get a fresh client-credentials token anyway, and session-only use
+(security.md#secret-storage). Only one process sees it, so its renewal lock is a no-op: the auth's
+own in-process lock already makes renewal single-flight (security.md#single-flight-renewal).
 """
 
 from __future__ import annotations
@@ -100,4 +100,4 @@ class MemoryStore:
         return f"MemoryStore(datasources={names!r})"
 
     def __reduce__(self) -> NoReturn:
-        raise TypeError("a MemoryStore holds secrets and cannot be pickled (SEC-41)")
+        raise TypeError("a MemoryStore holds secrets and cannot be pickled")

@@ -1,8 +1,9 @@
-"""ipywidgets for datasources (SPEC section 6): the form (`%datasource`, `%datasource edit NAME`)
+"""ipywidgets for datasources: the form (`%datasource`, `%datasource edit NAME`)
 and the status view (`%datasource show NAME` in a notebook).
 
 No secret ever sits in a widget's synced state after a click: the client secret's `Password` is
-emptied as soon as it is read, and the views show only whether secrets exist (SEC-44).
+emptied as soon as it is read, and the views show only whether secrets exist
+(security.md#notebooks-and-history).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 page), which grant shows each one up front, and the input widget of each kind.
 
 The seed lists one field set per grant type; those fields are the form's main section. The fields
-nb_oauth adds (SPEC section 1) sit under "More settings", and so do the seed fields a grant's set
+nb_oauth adds sit under "More settings", and so do the seed fields a grant's set
 leaves out but the datasource still uses (Header Prefix and Client Authentication for client
 credentials).
 """
@@ -81,7 +81,7 @@ FIELDS: tuple[FieldSpec, ...] = (
               main=_AUTH_CODE_ONLY,
               choices=(("Basic Authorization header", "basic"), ("In the request body", "body"),
                        ("None (public client)", "none"))),
-    # nb_oauth's additions (SPEC section 1).
+    # nb_oauth's additions.
     FieldSpec("base_url", "Base URL",
               "API root for relative %%api URLs; the token is only ever sent to this origin.",
               main=frozenset(), placeholder="https://api.provider.example"),

@@ -1,14 +1,14 @@
-"""`DatasourceForm`: the seed's datasource form as ipywidgets (SPEC section 6).
+"""`DatasourceForm`: the seed's datasource form as ipywidgets.
 
 The form only gathers values. Validation is the `Datasource` constructor's (its `ConfigError`
 names the field, so the message is put under that field), saving is `Session.save`, and consent
 is `nb_oauth.consent.flow.connect`, run in the background by the `StatusArea`.
 
-The client secret (SEC-44): the `Password` value is read once per click and reset to `""` at
-once, before anything is validated, so a secret never outlives the click in the widget's synced
-state (which the frontend holds, and a notebook saves when "save widget state" is on). Until a
-save succeeds it waits in kernel memory as a `Secret`, so fixing a typo elsewhere does not mean
-typing it again. It is never pre-filled: editing shows the field blank, and blank keeps the
+The client secret (security.md#notebooks-and-history): the `Password` value is read once per click
+and reset to `""` at once, before anything is validated, so a secret never outlives the click in the
+widget's synced state (which the frontend holds, and a notebook saves when "save widget state" is
+on). Until a save succeeds it waits in kernel memory as a `Secret`, so fixing a typo elsewhere does
+not mean typing it again. It is never pre-filled: editing shows the field blank, and blank keeps the
 stored secret.
 """
 
@@ -158,7 +158,8 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
     def _take_secret(self) -> None:
         secret_input = self._input("client_secret")
         typed = secret_input.value.strip()
-        secret_input.value = ""  # SEC-44: out of the synced state before anything else happens
+        secret_input.value = ""  # security.md#notebooks-and-history: out of the synced state before
+        # anything else happens
         if typed:
             self._pending_secret = Secret(typed)
         self._update_secret_placeholder()

@@ -162,7 +162,8 @@ class StatusArea(w.VBox):  # type: ignore[misc]
         ).start()
 
     def finished(self, message: str) -> None:
-        # The link goes away, so a saved notebook keeps no stale sign-in URL (SEC-12).
+        # The link goes away, so a saved notebook keeps no stale sign-in URL
+        # (security.md#remote-kernels-and-browsers).
         self._stop_ticking.set()
         self._link.value = f"<span>{html.escape(message)}</span>"
 

@@ -1,5 +1,5 @@
 """`DatasourceStatusView`: one datasource's connection at a glance, with Reconnect and Disconnect
-(SPEC section 6); also what ``%datasource show`` displays in a notebook."""
+; also what ``%datasource show`` displays in a notebook."""
 
 from __future__ import annotations
 
