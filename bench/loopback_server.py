@@ -5,7 +5,8 @@ the standard library allows (HTTP/1.1 keep-alive, no framework, no token checks 
 
     POST /token         {"access_token": "bench-<n>", "token_type": "Bearer", "expires_in": ...}
                         After POST /reset tokens live 1 s (so the one a client holds expires);
-                        after POST /long they live an hour.
+                        after POST /long they live an hour; after POST /slow the token endpoint
+                    takes 200 ms to answer (until the next /reset).
     GET  /api/data      a small JSON body, whatever token was sent
     GET  /stats         {"token_requests": n, "api_requests": n}
 """
@@ -15,11 +16,13 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 _lock = threading.Lock()
 _stats = {"token_requests": 0, "api_requests": 0}
 _short_lived = True
+_slow_tokens = False
 _BODY = json.dumps({"items": [{"id": i, "name": f"item {i}"} for i in range(5)]}).encode()
 
 
@@ -51,13 +54,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"{}")
 
     def do_POST(self) -> None:  # noqa: N802
-        global _short_lived
+        global _short_lived, _slow_tokens
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
         if self.path == "/token":
             with _lock:
                 _stats["token_requests"] += 1
-                n, short = _stats["token_requests"], _short_lived
+                n, short, slow = _stats["token_requests"], _short_lived, _slow_tokens
+            if slow:
+                time.sleep(0.2)
             token = {
                 "access_token": f"bench-{n}",
                 "token_type": "Bearer",
@@ -66,8 +71,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, json.dumps(token).encode())
         elif self.path == "/reset":
             with _lock:
-                _short_lived = True
+                _short_lived, _slow_tokens = True, False
                 _stats.update(token_requests=0, api_requests=0)
+            self._send(200, b"{}")
+        elif self.path == "/slow":
+            with _lock:
+                _slow_tokens = True
             self._send(200, b"{}")
         elif self.path == "/long":
             with _lock:

@@ -42,9 +42,9 @@ from nb_oauth.grants.token_requests import (
     read_token_response,
     revocation_request,
 )
-from nb_oauth.oauth2_auth import RENEWAL_LOCK_TIMEOUT_S
 from nb_oauth.secret import Secret
 from nb_oauth.token_http import get_document, send_token_request
+from nb_oauth.token_state import RENEWAL_LOCK_TIMEOUT_S
 from nb_oauth.tokens import TokenSet, human_duration
 
 if TYPE_CHECKING:
