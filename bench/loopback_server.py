@@ -6,7 +6,7 @@ the standard library allows (HTTP/1.1 keep-alive, no framework, no token checks 
     POST /token         {"access_token": "bench-<n>", "token_type": "Bearer", "expires_in": ...}
                         After POST /reset tokens live 1 s (so the one a client holds expires);
                         after POST /long they live an hour; after POST /slow the token endpoint
-                    takes 200 ms to answer (until the next /reset).
+                    and the API take 200 ms to answer (until the next /reset).
     GET  /api/data      a small JSON body, whatever token was sent
     GET  /stats         {"token_requests": n, "api_requests": n}
 """
@@ -46,6 +46,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/api/"):
             with _lock:
                 _stats["api_requests"] += 1
+                slow = _slow_tokens
+            if slow:
+                time.sleep(0.2)
             self._send(200, _BODY)
         elif self.path == "/stats":
             with _lock:

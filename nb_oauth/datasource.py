@@ -32,6 +32,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import SplitResult, urlsplit
 
+from nb_oauth.bearer import origin
 from nb_oauth.errors import ConfigError
 from nb_oauth.redact import redact_url
 
@@ -74,6 +75,18 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PLACEMENTS = ("header", "query")
 _CLIENT_AUTHS = ("basic", "body", "none")
 _ENCODINGS = ("form", "json")
+
+
+#: The path of every loopback redirect URI.
+CALLBACK_PATH = "/callback"
+
+
+def loopback_redirect_uri(port: int = 0, *, ipv6: bool = False) -> str:
+    """The RFC 8252 §7.3 loopback redirect URI: the IP literal, never `localhost`
+    (security.md#loopback-catcher), with `port` (0: none, as registered at providers that accept
+    any loopback port)."""
+    host = "[::1]" if ipv6 else "127.0.0.1"
+    return f"http://{host}{f':{port}' if port else ''}{CALLBACK_PATH}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,7 +210,7 @@ class Datasource:
     def resource_origins(self) -> tuple[str, ...]:
         """Origins (`scheme://host:port`) the access token may be sent to
         (security.md#where-the-token-goes)."""
-        origins = [_origin(urlsplit(self.base_url))] if self.base_url else []
+        origins = [_origin(self.base_url)] if self.base_url else []
         return tuple(dict.fromkeys([*origins, *self.extra_origins]))
 
     def redirect_uri(self, port: int, *, ipv6: bool = False) -> str:
@@ -208,7 +221,7 @@ class Datasource:
         """
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
             raise ValueError(f"redirect port must be 1..65535, not {port!r}")
-        return f"http://{'[::1]' if ipv6 else '127.0.0.1'}:{port}/callback"
+        return loopback_redirect_uri(port, ipv6=ipv6)
 
     def replace(self, **changes: Any) -> Datasource:
         """Return a copy with `changes` applied, validated like a new datasource."""
@@ -419,10 +432,11 @@ def _check_transport(name: str, parts: SplitResult, insecure: bool) -> None:
         )
 
 
-def _origin(parts: SplitResult) -> str:
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    return f"{parts.scheme}://{host}:{parts.port or _DEFAULT_PORTS[parts.scheme]}"
+def _origin(url: str) -> str:
+    # Called on URLs already checked to be http(s) with a host, so there is always an origin.
+    found = origin(url)
+    assert found is not None, "validated URLs have an origin"
+    return found
 
 
 def _origins(value: object, insecure: bool) -> tuple[str, ...]:
@@ -436,7 +450,7 @@ def _origins(value: object, insecure: bool) -> tuple[str, ...]:
                 "give only scheme://host[:port], without a path",
             )
         _check_transport("extra_origins", parts, insecure)
-        origins.append(_origin(parts))
+        origins.append(_origin(item.strip()))
     return tuple(dict.fromkeys(origins))
 
 

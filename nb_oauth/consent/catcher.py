@@ -23,6 +23,7 @@ from types import TracebackType
 from urllib.parse import urlsplit
 
 from nb_oauth.consent.request import AuthorizationRequest, IgnoredResponse, WrongState
+from nb_oauth.datasource import CALLBACK_PATH, loopback_redirect_uri
 from nb_oauth.errors import (
     CallbackTimeout,
     NbOAuthError,
@@ -37,8 +38,6 @@ __all__ = ["CALLBACK_PATH", "LoopbackCatcher"]
 
 log = logging.getLogger("nb_oauth.consent")
 
-#: The redirect path: ``http://127.0.0.1:<port>/callback``.
-CALLBACK_PATH = "/callback"
 
 #: How often the waiting kernel thread wakes up, so that "Interrupt kernel" is felt at once.
 _WAIT_SLICE = 0.1
@@ -86,8 +85,7 @@ class LoopbackCatcher:
     def __enter__(self) -> LoopbackCatcher:
         self._server = _bind(self._port, self)
         host, port = str(self._server.server_address[0]), int(self._server.server_address[1])
-        netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        self.redirect_uri = f"http://{netloc}{CALLBACK_PATH}"
+        self.redirect_uri = loopback_redirect_uri(port, ipv6=":" in host)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": _WAIT_SLICE},

@@ -10,7 +10,6 @@ import html
 import secrets
 from collections import defaultdict
 from typing import Any
-from urllib.parse import urlsplit
 
 from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -25,6 +24,8 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, jsonify, request
 from werkzeug.datastructures import MultiDict
+
+from nb_oauth.bearer import origin
 
 from .settings import DemoSettings
 from .store import DEMO_USER, SCOPES, DemoStore, IssuedCode, IssuedToken
@@ -328,13 +329,11 @@ def _page(
 
 
 def _csp_origin(url: str) -> str:
-    """``scheme://host:port`` of an already validated URL, as a CSP source expression."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(
-        c in parts.netloc for c in " ;,'\""
-    ):
+    """The origin of an already validated URL, as a CSP source expression."""
+    found = origin(url)
+    if found is None:
         raise ValueError("not a URL a CSP source can name")
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+    return found
 
 
 def _consent_page(grant: Any) -> Response:

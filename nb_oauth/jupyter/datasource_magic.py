@@ -23,6 +23,7 @@ from IPython.core.error import UsageError
 
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import NbOAuthError, first_line
+from nb_oauth.fields import FIELDS, Field
 from nb_oauth.http_cell import ApiCellError, fill_placeholders
 from nb_oauth.jupyter.display import DatasourceList, DatasourceStatus, missing_base_url_hint
 from nb_oauth.session import Session
@@ -95,37 +96,37 @@ class _HelpShown(Exception):
     """``--help`` was answered; the magic returns quietly."""
 
 
-_FIELD_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("--grant", {"choices": ["authorization_code", "client_credentials"]}),
-    ("--token-url", {"metavar": "URL", "help": "Access Token URL (POST endpoint)"}),
-    ("--authorization-url", {"metavar": "URL", "help": "Authorization URL (auth code only)"}),
-    ("--client-id", {"metavar": "ID"}),
-    ("--scopes", {"metavar": "SCOPES", "help": "comma- or space-separated"}),
-    ("--token-placement", {"choices": ["header", "query"], "help": "Add Access Token To"}),
-    ("--header-prefix", {"metavar": "PREFIX", "help": "default Bearer"}),
-    ("--query-param", {"metavar": "NAME", "help": "query parameter for query placement"}),
-    ("--client-auth", {"choices": ["basic", "body", "none"], "help": "Client Authentication"}),
-    ("--body-encoding", {"choices": ["form", "json"], "help": "token request body"}),
-    ("--auth-param", {"metavar": "KEY=VALUE", "action": "append", "dest": "auth_params",
-                      "help": "Custom Authentication Parameter (repeatable)"}),
-    ("--token-param", {"metavar": "KEY=VALUE", "action": "append", "dest": "token_params",
-                       "help": "extra token request parameter (repeatable)"}),
-    ("--base-url", {"metavar": "URL", "help": "API root for relative %%api URLs"}),
-    ("--extra-origin", {"metavar": "ORIGIN", "action": "append", "dest": "extra_origins",
-                        "help": "another origin the token may be sent to (repeatable)"}),
-    ("--redirect-port", {"type": int, "metavar": "PORT", "help": "fixed loopback port"}),
-    ("--refresh-leeway", {"type": float, "metavar": "SECONDS"}),
-    ("--send-scope-on-refresh", {"action": "store_const", "const": True}),
-    ("--issuer", {"metavar": "URL", "help": "enables RFC 9207 iss checks"}),
-    ("--revocation-url", {"metavar": "URL", "help": "RFC 7009 endpoint for disconnect"}),
-)
+def _option(f: Field) -> dict[str, Any]:
+    """The argparse settings of a field's option, from the field table."""
+    # argparse formats help with %: a literal one (%%api) is written twice.
+    options: dict[str, Any] = {"dest": f.name, "help": f.help.replace("%", "%%"), "default": None}
+    if f.kind == "choice":
+        options["choices"] = [value for _, value in f.choices]
+    elif f.kind == "flag":
+        options.update(action="store_const", const=True)
+    elif f.kind == "port":
+        options.update(type=int, metavar="PORT")
+    elif f.kind == "seconds":
+        options.update(type=float, metavar="SECONDS")
+    elif f.kind == "params":
+        options["metavar"] = "KEY=VALUE"
+    else:
+        url = f.name.endswith("_url") or f.name == "issuer"
+        options["metavar"] = "URL" if url else f.flag.rsplit("-", 1)[-1].upper()
+    if f.repeatable:
+        options["action"] = "append"
+    return options
+
+
+#: Every field but the name (positional) and the secret (never on the line) is an option.
+_FIELD_OPTIONS = tuple(f for f in FIELDS if f.name != "name" and not f.secret)
 
 
 def _field_parser(prog: str, *, editing: bool) -> _Parser:
     parser = _Parser(prog, description="Datasource fields.")
     parser.add_argument("name", metavar="NAME")
-    for flag, options in _FIELD_OPTIONS:
-        parser.add_argument(flag, default=None, **options)
+    for f in _FIELD_OPTIONS:
+        parser.add_argument(f.flag, **_option(f))
     secret = parser.add_mutually_exclusive_group()
     secret.add_argument(
         "--client-secret-env",
@@ -163,14 +164,13 @@ def _refuse_literal_secret(words: Sequence[str]) -> None:
 
 def _fields(args: argparse.Namespace) -> dict[str, Any]:
     fields: dict[str, Any] = {}
-    for flag, options in _FIELD_OPTIONS:
-        dest = options.get("dest", flag[2:].replace("-", "_"))
-        value = getattr(args, dest)
+    for f in _FIELD_OPTIONS:
+        value = getattr(args, f.name)
         if value is None:
             continue
-        if dest in ("auth_params", "token_params"):
-            value = _pairs(flag, value)
-        fields[dest] = value
+        if f.kind == "params":
+            value = _pairs(f.flag, value)
+        fields[f.name] = value
     return fields
 
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.getipython import get_ipython
 from IPython.display import HTML, DisplayHandle, display
 
+from nb_oauth.datasource import loopback_redirect_uri
+from nb_oauth.fields import FIELDS
 from nb_oauth.tokens import human_duration
 
 if TYPE_CHECKING:
@@ -108,26 +110,9 @@ def missing_base_url_hint(ds: Datasource) -> str | None:
     )
 
 
-_SECRET_FREE_FIELDS = (
-    "grant",
-    "token_url",
-    "authorization_url",
-    "client_id",
-    "client_auth",
-    "body_encoding",
-    "token_placement",
-    "header_prefix",
-    "query_param",
-    "base_url",
-    "extra_origins",
-    "auth_params",
-    "token_params",
-    "redirect_port",
-    "refresh_leeway",
-    "send_scope_on_refresh",
-    "issuer",
-    "revocation_url",
-)
+#: What `show` lists, in the field table's order: every field that is not secret (the name is the
+#: title).
+_SHOWN_FIELDS = tuple(f.name for f in FIELDS if not f.secret and f.name != "name")
 
 
 @dataclass(frozen=True)
@@ -152,12 +137,11 @@ class DatasourceStatus:
         ds = session.datasource(name)
         tokens = session.store.load_tokens(name)
         settings = tuple(
-            (f, _shown(getattr(ds, f))) for f in _SECRET_FREE_FIELDS if getattr(ds, f) not in
+            (f, _shown(getattr(ds, f))) for f in _SHOWN_FIELDS if getattr(ds, f) not in
             (None, (), {}, "")
         )
         if ds.grant == "authorization_code":
-            port = ds.redirect_port
-            redirect = f"http://127.0.0.1{f':{port}' if port else ''}/callback"
+            redirect = loopback_redirect_uri(ds.redirect_port)
         else:
             redirect = None
         return cls(

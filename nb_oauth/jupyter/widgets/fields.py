@@ -1,116 +1,24 @@
-"""The datasource form's fields: labels and help from the seed (Appsmith's OAuth 2.0 datasource
-page), which grant shows each one up front, and the input widget of each kind.
+"""The datasource form's rows: the input widget of each kind of field, its label, help and error.
 
-The seed lists one field set per grant type; those fields are the form's main section. The fields
-nb_oauth adds sit under "More settings", and so do the seed fields a grant's set
-leaves out but the datasource still uses (Header Prefix and Client Authentication for client
-credentials).
+What the fields are (labels, help, which grant shows each one up front) is the table in
+`nb_oauth.fields`; this module only turns it into widgets.
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import ipywidgets as w
 import traitlets
 
-__all__ = ["FIELDS", "FieldRow", "FieldSpec", "KeyValueRows"]
+from nb_oauth.fields import AUTH_CODE, FIELDS, Field
 
-AUTH_CODE = "authorization_code"
-CLIENT_CREDENTIALS = "client_credentials"
-_BOTH = frozenset({AUTH_CODE, CLIENT_CREDENTIALS})
-_AUTH_CODE_ONLY = frozenset({AUTH_CODE})
-
-Kind = Literal["text", "choice", "secret", "params", "port", "seconds", "flag"]
+__all__ = ["AUTH_CODE", "FIELDS", "FieldRow", "KeyValueRows"]
 
 _LABEL_WIDTH = "210px"
 _INPUT_WIDTH = "420px"
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """One form field. ``main`` names the grants whose seed field set lists it; ``grants`` the
-    grants it applies to at all (it is hidden for the others)."""
-
-    name: str
-    label: str
-    help: str
-    kind: Kind = "text"
-    main: frozenset[str] = _BOTH
-    grants: frozenset[str] = _BOTH
-    choices: tuple[tuple[str, str], ...] = ()
-    placeholder: str = ""
-
-
-FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("name", "Name", "Letters, digits, - and _. Used as %%api NAME.",
-              placeholder="github"),
-    FieldSpec("grant", "Grant Type",
-              "Authorization code: you sign in once in the browser. Client credentials: "
-              "server to server, no sign-in.", kind="choice",
-              choices=(("Authorization Code", AUTH_CODE),
-                       ("Client Credentials", CLIENT_CREDENTIALS))),
-    # The seed's field sets, in the seed's order.
-    FieldSpec("token_placement", "Add Access Token To",
-              "Send the access token in the Authorization header or as a query parameter.",
-              kind="choice", choices=(("Header", "header"), ("Query parameter", "query"))),
-    FieldSpec("header_prefix", "Header Prefix", "If left empty, Bearer is used.",
-              main=_AUTH_CODE_ONLY, placeholder="Bearer"),
-    FieldSpec("token_url", "Access Token URL",
-              "The authorization server's POST endpoint that issues access tokens.",
-              placeholder="https://provider.example/oauth/token"),
-    FieldSpec("client_id", "Client ID",
-              "The identifier of the credentials configured at the authorization server."),
-    FieldSpec("client_secret", "Client Secret",
-              "Kept in the system keyring and never shown again. Empty for public clients.",
-              kind="secret"),
-    FieldSpec("scopes", "Scope(s)", "Separate scopes with commas or spaces.",
-              placeholder="read, write"),
-    FieldSpec("authorization_url", "Authorization URL",
-              "Where the browser signs in (RFC 6749 §4.1.1); it redirects back to this kernel.",
-              main=_AUTH_CODE_ONLY, grants=_AUTH_CODE_ONLY,
-              placeholder="https://provider.example/oauth/authorize"),
-    FieldSpec("auth_params", "Custom Authentication Parameters",
-              "Extra query parameters on the sign-in redirect, e.g. access_type=offline.",
-              kind="params", main=_AUTH_CODE_ONLY, grants=_AUTH_CODE_ONLY),
-    FieldSpec("client_auth", "Client Authentication",
-              "How the client ID and secret are sent to the token endpoint.", kind="choice",
-              main=_AUTH_CODE_ONLY,
-              choices=(("Basic Authorization header", "basic"), ("In the request body", "body"),
-                       ("None (public client)", "none"))),
-    # nb_oauth's additions.
-    FieldSpec("base_url", "Base URL",
-              "API root for relative %%api URLs; the token is only ever sent to this origin.",
-              main=frozenset(), placeholder="https://api.provider.example"),
-    FieldSpec("query_param", "Query Parameter Name",
-              "The parameter that carries the token when it is added to the query.",
-              main=frozenset()),
-    FieldSpec("body_encoding", "Token Request Body",
-              "Form encoding is the standard; some servers want a JSON object.", kind="choice",
-              main=frozenset(),
-              choices=(("Form (RFC 6749)", "form"), ("JSON object in the request body", "json"))),
-    FieldSpec("token_params", "Token Parameters",
-              "Extra token request parameters, e.g. audience or resource.", kind="params",
-              main=frozenset()),
-    FieldSpec("extra_origins", "Extra Origins",
-              "Other origins the token may be sent to, separated by spaces.", main=frozenset()),
-    FieldSpec("redirect_port", "Redirect Port",
-              "0 picks a free port; set one if the provider wants an exact redirect URI.",
-              kind="port", main=frozenset(), grants=_AUTH_CODE_ONLY),
-    FieldSpec("refresh_leeway", "Refresh Leeway (s)",
-              "Renew the token this long before it expires.", kind="seconds", main=frozenset()),
-    FieldSpec("send_scope_on_refresh", "Send Scope on Refresh",
-              "Some servers want the scope again when a token is renewed.", kind="flag",
-              main=frozenset()),
-    FieldSpec("issuer", "Issuer", "Enables RFC 9207 issuer checks of the sign-in response.",
-              main=frozenset()),
-    FieldSpec("revocation_url", "Revocation URL",
-              "RFC 7009 endpoint; Disconnect revokes the tokens there.", main=frozenset()),
-)
-
 
 class KeyValueRows(w.VBox):  # type: ignore[misc]
     """Editable name/value rows with an "Add" button; ``value`` is the dict they spell (rows
@@ -170,7 +78,7 @@ class KeyValueRows(w.VBox):  # type: ignore[misc]
 class FieldRow(w.VBox):  # type: ignore[misc]
     """Label, input and help on one line, and the field's validation error under it."""
 
-    def __init__(self, spec: FieldSpec) -> None:
+    def __init__(self, spec: Field) -> None:
         super().__init__(layout=w.Layout(margin="0 0 4px 0"))
         self.spec = spec
         self.input = _input(spec)
@@ -192,7 +100,7 @@ class FieldRow(w.VBox):  # type: ignore[misc]
         self._error.layout.display = "none"
 
 
-def _input(spec: FieldSpec) -> Any:
+def _input(spec: Field) -> Any:
     layout = w.Layout(width=_INPUT_WIDTH)
     if spec.kind == "choice":
         return w.Dropdown(options=list(spec.choices), layout=layout)
