@@ -85,8 +85,10 @@ def service_name(name: str) -> str:
     return f"nb_oauth:{name}"
 
 
-class KeyringStore:
-    """A `TokenStore` over the config file in `home` and a keyring backend.
+class _DiskStore:
+    """Datasources saved on disk: settings in the config file in `home`, secrets in a keyring
+    backend, renewals serialized by a lock file. (`KeyringStore` puts the session-only
+    datasources beside these.)
 
     `home` defaults to `NB_OAUTH_HOME`, else the platform's user config directory. `backend`
     defaults to keyring's active backend (`keyring.get_keyring()`, chosen by keyring's own
@@ -109,7 +111,6 @@ class KeyringStore:
         self._chosen = backend
         self._backend: KeyringBackend | None = None
         self._lock = threading.RLock()
-        self._session_only = MemoryStore()
         self._secrets: dict[str, Secret | None] = {}
         self._tokens: dict[str, TokenSet | None] = {}
         self._unshared: dict[str, TokenSet] = {}  # token sets whose access token is memory-only
@@ -118,34 +119,22 @@ class KeyringStore:
     # --- datasources ------------------------------------------------------------------------------
 
     def names(self) -> list[str]:
-        return sorted({*self._config.load(), *self._session_only.names()})
+        return sorted(self._config.load())
 
     def load_datasource(self, name: str) -> Datasource | None:
-        if name in self._session_only:
-            return self._session_only.load_datasource(name)
         return self._config.load().get(name)
 
     def save_datasource(self, datasource: Datasource, *, session_only: bool = False) -> None:
-        """Save `datasource`; raises `ConfigFileError`, `StorageUnavailable`, `NoSecureStorage`
-        (the backend policy is checked first, so a refused backend leaves no config entry), and
-        `ConfigError` when the name is already saved the other way (on disk / session-only)."""
+        """Save `datasource`; raises `ConfigFileError`, `StorageUnavailable` and
+        `NoSecureStorage` (the backend policy is checked first, so a refused backend leaves no
+        config entry)."""
         name = datasource.name
-        if session_only:
-            if name not in self._session_only and name in self._config.load():
-                _refuse_switch(name, "is saved on disk", "remove it first, or pick another name")
-            self._session_only.save_datasource(datasource)
-            return
-        if name in self._session_only:
-            _refuse_switch(name, "is saved for this session only", "remove it first")
         self.backend()  # security.md#secret-storage: configure time
         self._config.update(lambda datasources: datasources.__setitem__(name, datasource))
 
     def remove(self, name: str) -> None:
         """Delete exactly `name`'s keyring entries, then its config entry
         (security.md#secret-storage). Idempotent."""
-        if name in self._session_only:
-            self._session_only.remove(name)
-            return
         with self._lock:
             if name in self._config.load():
                 self._delete(name, SECRET_USER)
@@ -155,27 +144,22 @@ class KeyringStore:
             self._unshared.pop(name, None)
         self._config.update(lambda datasources: datasources.pop(name, None))
 
-    def renewal_lock(self, name: str) -> FileRenewalLock | NoRenewalLock:
-        if name in self._session_only:
-            return NoRenewalLock()
+    def renewal_lock(self, name: str) -> FileRenewalLock:
         return FileRenewalLock(lock_path(self.home, name))
 
     # --- the client secret ------------------------------------------------------------------------
 
     def check_writable(self, name: str) -> None:
-        """Raise `NoSecureStorage` now if ``name`` needs the keyring and it may not be used."""
-        if name not in self._session_only:
-            self.backend()  # security.md#secret-storage
+        """Raise `NoSecureStorage` now if the keyring may not be used."""
+        self.backend()  # security.md#secret-storage
 
     def secret_location(self, name: str) -> str:
         """Where ``name``'s secrets are kept, in words for the user."""
-        if name in self._session_only or isinstance(self.backend(), KernelMemoryKeyring):
-            return self._session_only.secret_location(name)
+        if isinstance(self.backend(), KernelMemoryKeyring):
+            return "this kernel's memory"
         return "the system keyring"
 
     def load_secret(self, name: str) -> Secret | None:
-        if name in self._session_only:
-            return self._session_only.load_secret(name)
         with self._lock:
             if name not in self._secrets:
                 value = self._get(name, SECRET_USER)
@@ -183,17 +167,11 @@ class KeyringStore:
             return self._secrets[name]
 
     def save_secret(self, name: str, secret: Secret) -> None:
-        if name in self._session_only:
-            self._session_only.save_secret(name, secret)
-            return
         with self._lock:
             self._set(name, SECRET_USER, secret.reveal())
             self._secrets[name] = secret
 
     def delete_secret(self, name: str) -> None:
-        if name in self._session_only:
-            self._session_only.delete_secret(name)
-            return
         with self._lock:
             self._delete(name, SECRET_USER)
             self._secrets[name] = None
@@ -201,8 +179,6 @@ class KeyringStore:
     # --- tokens -----------------------------------------------------------------------------------
 
     def load_tokens(self, name: str, *, fresh: bool = False) -> TokenSet | None:
-        if name in self._session_only:
-            return self._session_only.load_tokens(name)
         with self._lock:
             if fresh or name not in self._tokens:
                 self._tokens[name] = self._read_tokens(name)
@@ -232,9 +208,6 @@ class KeyringStore:
         """Store `tokens` (security.md#refresh-token-rotation: before the caller uses them). Raises
         `StorageUnavailable` or
         `SecretTooLargeForBackend`, and then leaves the keyring and the cache as they were."""
-        if name in self._session_only:
-            self._session_only.save_tokens(name, tokens)
-            return
         with self._lock:
             try:
                 self._set(name, TOKENS_USER, tokens.to_secret_json().reveal())
@@ -251,9 +224,6 @@ class KeyringStore:
             self._tokens[name] = tokens
 
     def delete_tokens(self, name: str) -> None:
-        if name in self._session_only:
-            self._session_only.delete_tokens(name)
-            return
         with self._lock:
             self._delete(name, TOKENS_USER)
             self._tokens[name] = None
@@ -320,6 +290,93 @@ class KeyringStore:
             StorageWarning,
             stacklevel=5,
         )
+
+    def __repr__(self) -> str:
+        return f"_DiskStore(home={str(self.home)!r})"
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a store that caches secrets cannot be pickled")
+
+
+class KeyringStore:
+    """A `TokenStore` over the config file in `home` and a keyring backend, with session-only
+    datasources beside them in memory.
+
+    `home` defaults to `NB_OAUTH_HOME`, else the platform's user config directory. `backend`
+    defaults to keyring's active backend (`keyring.get_keyring()`, chosen by keyring's own
+    configuration). `allow_plaintext` defaults to the `NB_OAUTH_ALLOW_PLAINTEXT=1` environment
+    variable. Thread-safe; its `repr` shows the home directory only.
+
+    Every call about one datasource goes to the one store that holds it: the `MemoryStore` of
+    session-only datasources, or the disk store (config file, keyring, lock file).
+    """
+
+    def __init__(
+        self,
+        home: str | os.PathLike[str] | None = None,
+        *,
+        backend: KeyringBackend | None = None,
+        allow_plaintext: bool | None = None,
+    ) -> None:
+        self._disk = _DiskStore(home, backend=backend, allow_plaintext=allow_plaintext)
+        self._session_only = MemoryStore()
+        self.home = self._disk.home
+
+    def _holder(self, name: str) -> _DiskStore | MemoryStore:
+        return self._session_only if name in self._session_only else self._disk
+
+    def names(self) -> list[str]:
+        return sorted({*self._disk.names(), *self._session_only.names()})
+
+    def load_datasource(self, name: str) -> Datasource | None:
+        return self._holder(name).load_datasource(name)
+
+    def save_datasource(self, datasource: Datasource, *, session_only: bool = False) -> None:
+        """Save `datasource` on disk, or in memory with `session_only=True`. Raises what the disk
+        store raises, and `ConfigError` when the name is already saved the other way."""
+        name = datasource.name
+        holder = self._holder(name)
+        if session_only and holder is self._disk and self._disk.load_datasource(name):
+            _refuse_switch(name, "is saved on disk", "remove it first, or pick another name")
+        if not session_only and holder is self._session_only:
+            _refuse_switch(name, "is saved for this session only", "remove it first")
+        (self._session_only if session_only else self._disk).save_datasource(datasource)
+
+    def remove(self, name: str) -> None:
+        """Forget `name` wherever it is kept (security.md#secret-storage). Idempotent."""
+        self._holder(name).remove(name)
+
+    def renewal_lock(self, name: str) -> FileRenewalLock | NoRenewalLock:
+        return self._holder(name).renewal_lock(name)
+
+    def check_writable(self, name: str) -> None:
+        self._holder(name).check_writable(name)
+
+    def secret_location(self, name: str) -> str:
+        return self._holder(name).secret_location(name)
+
+    def load_secret(self, name: str) -> Secret | None:
+        return self._holder(name).load_secret(name)
+
+    def save_secret(self, name: str, secret: Secret) -> None:
+        self._holder(name).save_secret(name, secret)
+
+    def delete_secret(self, name: str) -> None:
+        self._holder(name).delete_secret(name)
+
+    def load_tokens(self, name: str, *, fresh: bool = False) -> TokenSet | None:
+        return self._holder(name).load_tokens(name, fresh=fresh)
+
+    def save_tokens(self, name: str, tokens: TokenSet) -> None:
+        """Store `tokens` (security.md#refresh-token-rotation: before the caller uses them)."""
+        self._holder(name).save_tokens(name, tokens)
+
+    def delete_tokens(self, name: str) -> None:
+        self._holder(name).delete_tokens(name)
+
+    def backend(self) -> KeyringBackend:
+        """The keyring backend, checked against the policy on first use."""
+        return self._disk.backend()
 
     def __repr__(self) -> str:
         return f"KeyringStore(home={str(self.home)!r})"
