@@ -519,3 +519,23 @@ def test_the_demo_providers_repr_keeps_its_urls_apart_from_punctuation(
     for url in (provider.issuer, provider.api_url):
         assert f" {url} " in text  # a front end's autolinker takes exactly the URL
     assert f"href='{provider.api_url}'" in provider._repr_html_()
+
+
+def test_a_failed_redemption_takes_the_link_and_the_countdown_away(
+    session: Session, provider: DemoProvider, browser: BrowserRobot
+) -> None:
+    with socket.socket() as probe:  # a token endpoint that refuses connections
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/token"
+    form = DatasourceForm(session, open_url=browser, timeout=30)
+    fill(form, provider, token_url=dead)
+    form._authorize.click()
+    form.status.join(30)
+    browser.join()
+
+    assert form.status.consent == "failed"
+    assert form.status._link.value == ""
+    assert form.status._waiting.layout.display == "none"
+    errors = [o["text"] for o in form.status.out.outputs if o.get("name") == "stderr"]
+    assert len(errors) == 1 and "could not be reached" in errors[0]
+    assert "Traceback" not in errors[0] and errors[0].count("\n") == 1
