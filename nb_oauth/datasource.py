@@ -91,7 +91,7 @@ def loopback_redirect_uri(port: int = 0, *, ipv6: bool = False) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class Datasource:
-    """A named OAuth 2.0 datasource. Keyword names are the field names of the product's spec.
+    """A named OAuth 2.0 datasource; its keyword names are the fields of `nb_oauth.fields`.
 
     `scopes` and `extra_origins` accept a comma- and/or space-separated string or any iterable and
     are stored as tuples; `auth_params` and `token_params` are stored as read-only mappings sorted

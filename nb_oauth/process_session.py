@@ -1,4 +1,4 @@
-"""The module-level calls of the product's spec: `save`, `connect`, `client`, `async_client`,
+"""The module-level calls of the public API: `save`, `connect`, `client`, `async_client`,
 `auth` and `disconnect`.
 
 Each takes an optional `session`; without one it uses `default_session()`, the process's default

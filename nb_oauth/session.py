@@ -4,7 +4,7 @@ A session owns a `TokenStore` and a clock, and hands out one shared `OAuth2Auth`
 every client of a datasource made by one session renews its token single-flight
 (security.md#single-flight-renewal). State lives in session objects, never in module globals (STYLE
 rule 10): the IPython extension creates and owns its own session; tests make one per test; the
-module-level calls of the product's spec (`nb_oauth.save`, `nb_oauth.client`, ...) use
+module-level calls of the public API (`nb_oauth.save`, `nb_oauth.client`, ...) use
 `nb_oauth.process_session.default_session()`.
 """
 

@@ -23,6 +23,7 @@ from nb_oauth.jupyter.widgets import DatasourceForm, DatasourceStatusView
 from nb_oauth.session import Session
 from tests.chromium import QueuedBrowser, press
 from tests.conftest import FakeClock, QuietView
+from tests.test_widgets import fill
 
 T = TypeVar("T")
 
@@ -152,17 +153,7 @@ def test_the_forms_save_and_authorize_in_chromium(
     session = Session(now=clock)
     tab = QueuedBrowser()
     form = DatasourceForm(session, open_url=tab, timeout=30)
-    values = {
-        "name": "demo",
-        "token_url": provider.token_url,
-        "authorization_url": provider.authorization_url,
-        "base_url": provider.api_url,
-        "client_id": "demo-basic",
-        "client_secret": provider.clients["demo-basic"].client_secret,
-        "scopes": "profile, items:read",
-    }
-    for name, value in values.items():
-        form._input(name).value = value
+    fill(form, provider)
     form._authorize.click()
     press(page, tab.next_url())
     form.status.join(30)

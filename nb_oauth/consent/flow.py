@@ -180,7 +180,7 @@ def connect(
     """
     ds = session.datasource(name)
     if ds.grant != "authorization_code":
-        # the product's spec: a no-op for client credentials; the client fetches its token itself.
+        # A no-op for client credentials: the client fetches its token itself.
         return ConnectResult(
             datasource=name,
             expires_in=None,

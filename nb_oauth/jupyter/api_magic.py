@@ -109,8 +109,8 @@ def _send(
     except InsufficientScope as exc:
         return HttpErrorBlock(
             method=request.method,
-            status_code=exc.status_code or 403,
-            reason=httpx.codes.get_reason_phrase(exc.status_code or 403),
+            status_code=exc.status_code,
+            reason=httpx.codes.get_reason_phrase(exc.status_code),
             url=_url_of(exc, request.url),
             excerpt=first_line(exc),
         )

@@ -87,13 +87,8 @@ def service_name(name: str) -> str:
 
 class _DiskStore:
     """Datasources saved on disk: settings in the config file in `home`, secrets in a keyring
-    backend, renewals serialized by a lock file. (`KeyringStore` puts the session-only
-    datasources beside these.)
-
-    `home` defaults to `NB_OAUTH_HOME`, else the platform's user config directory. `backend`
-    defaults to keyring's active backend (`keyring.get_keyring()`, chosen by keyring's own
-    configuration). `allow_plaintext` defaults to the `NB_OAUTH_ALLOW_PLAINTEXT=1` environment
-    variable. Thread-safe; its `repr` shows the home directory only.
+    backend, renewals serialized by a lock file. `KeyringStore` (below) documents the
+    arguments and puts the session-only datasources beside these.
     """
 
     def __init__(
