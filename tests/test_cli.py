@@ -175,3 +175,20 @@ def test_demo_timeout_is_said_once_and_no_browser_claim_contradicts_another() ->
     assert both.count("No authorization response arrived") == 1
     assert "No browser could be opened" not in both  # the tab did open
     assert result.stderr.startswith("nb-oauth demo: error: ")
+
+
+def test_demo_with_a_chromium_browser_signs_in() -> None:
+    # The demo's consent page in a real browser, with its real CSP: Approve reaches the catcher.
+    from pathlib import Path
+
+    from tests.chromium import CHROMIUM, MISSING
+
+    assert os.path.exists(CHROMIUM), MISSING
+    script = Path(__file__).with_name("chromium_browser.py")
+    env = {**os.environ, "BROWSER": f"{sys.executable} {script} %s"}
+    result = subprocess.run(
+        [*CLI, "demo", "--timeout", "60"], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Approve in the browser tab that opened" in result.stdout
+    assert "[6/6]" in result.stdout and "Connected demo" in result.stdout
