@@ -118,6 +118,8 @@ class Datasource:
     send_scope_on_refresh: bool = False
     issuer: str | None = None
     revocation_url: str | None = None
+    resource: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict, hash=False)
     insecure_transport: bool = False
 
     def __post_init__(self) -> None:
@@ -154,6 +156,8 @@ class Datasource:
             ),
             "issuer": lambda: _url("issuer", self.issuer, insecure, query=False),
             "revocation_url": lambda: _url("revocation_url", self.revocation_url, insecure),
+            "resource": lambda: _resource(self.resource),
+            "headers": lambda: _headers(self.headers),
         }
         problems: list[ConfigError] = []
         for name, check in checks.items():
@@ -182,6 +186,14 @@ class Datasource:
                 "is required for grant='authorization_code'",
                 "set the provider's authorization endpoint (RFC 6749 §3.1), or use "
                 "grant='client_credentials'",
+            ))
+        if self.resource is not None and "resource" not in invalid and any(
+            "resource" in params for params in (self.auth_params, self.token_params)
+        ):
+            problems.append(ConfigError(
+                "resource",
+                "is also set in auth_params or token_params",
+                "set it once, with resource",
             ))
         if (
             self.grant == "client_credentials"
@@ -513,6 +525,41 @@ def _params(name: str, value: object, reserved: frozenset[str]) -> Mapping[str, 
             )
         params[key.strip()] = item
     return MappingProxyType(dict(sorted(params.items())))
+
+
+def _resource(value: object) -> str | None:
+    """RFC 8707 §2: an absolute URI without a fragment (usually the API's base URL)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None  # empty, as a form leaves it: no resource
+    text = _text("resource", value)
+    parts = urlsplit(text)
+    if not parts.scheme or parts.fragment or "#" in text:
+        raise ConfigError(
+            "resource",
+            f"{_shown(redact_url(text))} is not an absolute URI without a fragment",
+            "give the API's identifier, usually its base URL (RFC 8707 §2)",
+        )
+    return text
+
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+#: Headers that are the auth's or httpx's to set.
+_RESERVED_HEADERS = frozenset({"authorization", "host", "content-length", "cookie"})
+
+
+def _headers(value: object) -> Mapping[str, str]:
+    headers = _params("headers", value, frozenset())
+    for name, item in headers.items():
+        if not _HEADER_NAME.match(name):
+            raise ConfigError("headers", f"{_shown(name)} is not a header name",
+                              "use letters, digits and - only")
+        if name.lower() in _RESERVED_HEADERS:
+            raise ConfigError("headers", f"may not set {name}",
+                              "nb_oauth and httpx set it themselves")
+        if not item.isprintable():
+            raise ConfigError("headers", f"the value of {name} has control characters",
+                              "retype the value")
+    return headers
 
 
 def _port(value: object) -> int:

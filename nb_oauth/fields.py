@@ -120,6 +120,12 @@ FIELDS: tuple[Field, ...] = (
               main=frozenset()),
     Field("issuer", "Issuer", "Enables RFC 9207 issuer checks of the sign-in response.",
               main=frozenset()),
+    Field("resource", "Resource",
+          "The API's identifier (RFC 8707), sent when signing in and on every token request.",
+          main=frozenset(), placeholder="https://api.provider.example"),
+    Field("headers", "API Headers",
+          "Headers sent with every API call (never to the token endpoint), e.g. an API version.",
+          kind="params", main=frozenset(), option="--header", repeatable=True),
     Field("revocation_url", "Revocation URL",
               "RFC 7009 endpoint; Disconnect revokes the tokens there.", main=frozenset()),
 )

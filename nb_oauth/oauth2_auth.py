@@ -128,6 +128,7 @@ class OAuth2Auth(httpx.Auth):
             frozenset(datasource.resource_origins), datasource.query_param if query else None
         )
         self._schemes = ("bearer", datasource.effective_header_prefix.lower())
+        self._headers = tuple(datasource.headers.items())
         install_log_filter([datasource.query_param], [datasource.effective_header_prefix])
         if query:
             warnings.warn(
@@ -157,6 +158,11 @@ class OAuth2Auth(httpx.Auth):
                 request = without_token(request, self._attachment)
             yield request
             return
+        # The datasource's default API headers (an API version, Accept): the caller's win, and
+        # they go only where the token goes, never to the token endpoint.
+        for name, value in self._headers:
+            if name not in request.headers:
+                request.headers[name] = value
         tokens = self.state.fresh()
         if tokens is None:
             tokens = yield from self.state.renew(stale=None)

@@ -305,3 +305,20 @@ def test_header_token_is_set_on_the_request_and_masked_in_its_repr(clock) -> Non
     sent = next(auth.auth_flow(httpx.Request("GET", f"{API}/items")))
     assert sent.headers["Authorization"] == "Bearer AT1"
     assert "AT1" not in repr(sent.headers)  # httpx masks Authorization (SEC-41)
+
+
+def test_default_api_headers_go_with_api_calls_and_never_to_the_token_endpoint(clock) -> None:
+    # SPEC section 10 `headers`: e.g. X-GitHub-Api-Version; the caller's own header wins.
+    auth, _ = make_auth(clock, headers={"X-Api-Version": "7", "Accept": "application/vnd.x+json"},
+                        resource="https://api.example")
+    clock.advance(LONG)  # expired: the first request renews
+    request = httpx.Request("GET", f"{API}/items", headers={"Accept": "text/csv"})
+    sent = drive(auth, request, server(ok, lambda: token_reply("AT2", "RT2")))
+    token_request, api_request = sent
+    assert str(token_request.url) == TOKEN_URL
+    assert "x-api-version" not in token_request.headers
+    assert b"resource=https%3A%2F%2Fapi.example" in token_request.content  # RFC 8707 §2.2
+    assert api_request.headers["X-Api-Version"] == "7"
+    assert api_request.headers["Accept"] == "text/csv"
+    other = next(auth.auth_flow(httpx.Request("GET", "https://elsewhere.example/x")))
+    assert "x-api-version" not in other.headers  # only where the token may go

@@ -492,3 +492,14 @@ def test_browser_environment_variable_receives_the_url(
     assert "API demo-public" in done.stdout
     assert seen.read_text().startswith(provider.authorization_url + "?")
     assert provider.counters["token:authorization_code"] == 1
+
+
+def test_resource_is_sent_on_the_authorization_request(
+    demo_provider: DemoProvider, demo_clock: FakeClock, browser: BrowserRobot
+) -> None:
+    # RFC 8707 §2.1; the demo provider ignores it, the sign-in still completes.
+    session = setup(demo_provider, demo_clock, resource=demo_provider.api_url)
+    sign_in(session, browser)
+    (url,) = browser.opened
+    assert httpx.URL(url).params["resource"] == demo_provider.api_url
+    assert session.store.load_tokens("demo") is not None

@@ -19,6 +19,8 @@ SPEC_FIELDS = [
     "header_prefix", "query_param", "client_auth", "body_encoding", "auth_params", "token_params",
     "base_url", "redirect_port", "refresh_leeway", "send_scope_on_refresh", "issuer",
     "revocation_url",
+    # SPEC section 13 (second wave)
+    "resource", "headers",
 ]  # fmt: skip
 
 AUTH_CODE: dict[str, Any] = {
@@ -433,3 +435,19 @@ def test_datasource_is_hashable_pickleable_and_deep_copyable() -> None:
 
 def test_equality_includes_params() -> None:
     assert make(auth_params={"prompt": "consent"}) != make()
+
+
+def test_resource_is_an_absolute_uri_without_fragment_and_set_once() -> None:
+    assert make(resource="https://api.example/v1").resource == "https://api.example/v1"
+    assert "absolute URI" in str(config_error(resource="api.example"))
+    assert "absolute URI" in str(config_error(resource="https://api.example/#x"))
+    both = config_error(resource="https://api.example", token_params={"resource": "x"})
+    assert both.field == "resource" and "set it once" in str(both)
+
+
+def test_api_headers_are_validated_and_may_not_replace_the_auth() -> None:
+    ds = make(headers={"X-GitHub-Api-Version": "2022-11-28", "Accept": "application/json"})
+    assert dict(ds.headers) == {"Accept": "application/json", "X-GitHub-Api-Version": "2022-11-28"}
+    assert "may not set Authorization" in str(config_error(headers={"Authorization": "x"}))
+    assert "not a header name" in str(config_error(headers={"Bad Name": "x"}))
+    assert "control characters" in str(config_error(headers={"X-A": "a\r\nInjected: 1"}))

@@ -81,6 +81,8 @@ class AuthorizationRequest:
             # (security.md#protocol-parameters-and-grants); Datasource validation already refuses
             # extras that name them.
             **dict(ds.auth_params),
+            # RFC 8707 §2.1: the API the token is for.
+            **({"resource": ds.resource} if ds.resource else {}),
             "response_type": "code",
             "client_id": ds.client_id,
             "redirect_uri": self.redirect_uri,

@@ -67,7 +67,8 @@ def _token_request(
     # The datasource's extra parameters (`audience`, `resource`) cannot name protocol parameters:
     # Datasource validation refuses them (security.md#protocol-parameters-and-grants), and the
     # protocol values are merged last anyway.
-    merged = {**datasource.token_params, **params}
+    resource = {"resource": datasource.resource} if datasource.resource else {}
+    merged = {**datasource.token_params, **resource, **params}
     return _authenticated_post(
         datasource,
         client_secret,

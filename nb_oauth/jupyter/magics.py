@@ -69,7 +69,8 @@ class NbOAuthMagics(Magics):
             --token-placement (header | query), --header-prefix, --query-param, --client-auth
             (basic | body | none), --body-encoding (form | json), --auth-param KEY=VALUE,
             --token-param KEY=VALUE, --base-url, --extra-origin, --redirect-port,
-            --refresh-leeway, --send-scope-on-refresh, --issuer, --revocation-url.
+            --refresh-leeway, --send-scope-on-refresh, --issuer, --revocation-url,
+            --resource URI (RFC 8707), --header KEY=VALUE (sent with every API call).
             The client secret is prompted (input hidden), or read from the environment variable
             named by --client-secret-env VAR; it is never accepted on the line, which would be
             saved in the notebook and in IPython's history. --no-client-secret for public clients.
