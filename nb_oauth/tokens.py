@@ -202,6 +202,9 @@ def parse_token_response(
         )
     if not 200 <= status_code < 300:
         fail("an HTTP error without an OAuth error code", _names(members))
+    if members.get("ok") is False:
+        # Slack answers every call with {"ok": ...}; false with no "error" is still a failure.
+        fail("the response says ok: false", _names(members))
     access_token = members.get("access_token")
     if "access_token" not in members:
         fail("there is no access_token", _names(members))
@@ -218,6 +221,9 @@ def parse_token_response(
         fail(f"refresh_token is {_kind(refresh_token)}, not a token string", _names(members))
     token_type = _token_type(members.get("token_type"), strict_token_type, fail)
     expires_in = _expires_in(members.get("expires_in"))
+    if expires_in is None and "expires_in" not in members:
+        # Some providers (Strava) also or only give the absolute expiry, in epoch seconds.
+        expires_in = _expires_in(_seconds_until(members.get("expires_at"), now))
     return TokenSet(
         access_token=Secret(access_token),
         token_type=token_type,
@@ -323,6 +329,16 @@ def _expires_in(value: object) -> float | None:
         stacklevel=3,
     )
     return None
+
+
+def _seconds_until(expires_at: object, now: float) -> object:
+    """`expires_at` (epoch seconds) as seconds from `now`, for `_expires_in`'s checks; `None`
+    when absent. A number is never a date string: anything else is passed on to be refused."""
+    if expires_at is None:
+        return None
+    if isinstance(expires_at, (int, float)) and not isinstance(expires_at, bool):
+        return expires_at - now
+    return expires_at
 
 
 def _granted_scopes(value: object, requested: Sequence[str]) -> tuple[str, ...]:

@@ -503,3 +503,19 @@ def test_resource_is_sent_on_the_authorization_request(
     (url,) = browser.opened
     assert httpx.URL(url).params["resource"] == demo_provider.api_url
     assert session.store.load_tokens("demo") is not None
+
+
+def test_narrower_granted_scopes_warn_with_both_and_the_sign_in_stands(
+    demo_provider: DemoProvider, demo_clock: FakeClock, browser: BrowserRobot
+) -> None:
+    # The demo provider grants only the scopes it knows: "admin" is dropped.
+    from nb_oauth.consent.flow import NarrowerScopes
+
+    session = setup(demo_provider, demo_clock, scopes="profile admin")
+    with pytest.warns(NarrowerScopes) as record:
+        result, _ = sign_in(session, browser)
+    message = str(record[0].message)
+    assert "asked: profile admin" in message
+    assert "granted: profile" in message and "admin" not in message.split("granted: ")[1]
+    assert session.store.load_tokens("demo") is not None
+    assert result.datasource == "demo"

@@ -498,3 +498,33 @@ def test_token_set_requires_secret_wrapped_tokens() -> None:
         TokenSet(access_token=CANARY, obtained_at=0)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         TokenSet(access_token=Secret("a"), refresh_token=CANARY, obtained_at=0)  # type: ignore[arg-type]
+
+
+# -- provider quirks that need no switch (SPEC section 10) -------------------------------------
+
+
+def test_an_absolute_expires_at_is_used_when_expires_in_is_absent() -> None:
+    # Strava documents expires_at (epoch seconds) beside expires_in; some answers carry only it.
+    tokens = parse({"access_token": "a", "token_type": "Bearer", "expires_at": NOW + 21600})
+    assert tokens.expires_at == NOW + 21600
+    both = parse({"access_token": "a", "token_type": "Bearer", "expires_in": 60,
+                  "expires_at": NOW + 21600})
+    assert both.expires_at == NOW + 60  # expires_in (RFC 6749) wins
+
+
+def test_an_expires_at_in_the_past_or_not_a_number_is_ignored_with_a_warning() -> None:
+    with pytest.warns(NbOAuthWarning, match="expiry is treated as unknown"):
+        tokens = parse({"access_token": "a", "token_type": "Bearer", "expires_at": NOW - 5})
+    assert tokens.expires_at is None
+    with pytest.warns(NbOAuthWarning):
+        assert parse({"access_token": "a", "token_type": "Bearer",
+                      "expires_at": "tomorrow"}).expires_at is None
+
+
+def test_ok_false_without_an_error_code_is_a_failure_even_with_http_200() -> None:
+    # Slack answers every call with {"ok": ...}; with an "error" member it maps like any error.
+    with pytest.raises(TokenEndpointError, match="ok: false"):
+        parse({"ok": False, "access_token": "a"})
+    with pytest.raises(TokenError) as info:
+        parse({"ok": False, "error": "invalid_code"})
+    assert info.value.error == "invalid_code" and info.value.status_code == 200

@@ -54,6 +54,7 @@ __all__ = [
     "ConnectResult",
     "ConsentView",
     "DisconnectResult",
+    "NarrowerScopes",
     "NoRefreshToken",
     "SignInLink",
     "connect",
@@ -62,6 +63,11 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT_S = 300.0
+
+
+class NarrowerScopes(NbOAuthWarning):
+    """The provider granted fewer scopes than were asked for: the sign-in stands, some calls may
+    be refused."""
 
 
 class NoRefreshToken(NbOAuthWarning):
@@ -218,6 +224,15 @@ def connect(
         granted_scopes=tokens.granted_scopes,
     )
     view.finished(str(result))
+    missing = [scope for scope in ds.scopes if scope not in tokens.granted_scopes]
+    if missing:
+        warnings.warn(
+            f"{name}: the provider granted fewer scopes than asked for; asked: "
+            f"{' '.join(ds.scopes)}; granted: {' '.join(tokens.granted_scopes) or '(none)'}. "
+            "Calls that need the others will be refused",
+            NarrowerScopes,
+            stacklevel=2,
+        )
     if not tokens.refresh_token:
         warnings.warn(_no_refresh_token_advice(name), NoRefreshToken, stacklevel=2)
     return result

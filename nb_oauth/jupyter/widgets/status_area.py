@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 import traitlets
 
-from nb_oauth.consent.flow import DEFAULT_TIMEOUT_S, NoRefreshToken, connect, open_in_new_tab
-from nb_oauth.errors import NbOAuthError, SignInCancelled
+from nb_oauth.consent.flow import DEFAULT_TIMEOUT_S, connect, open_in_new_tab
+from nb_oauth.errors import NbOAuthError, NbOAuthWarning, SignInCancelled
 from nb_oauth.jupyter.display import DatasourceStatus, sign_in_html
 
 if TYPE_CHECKING:
@@ -131,8 +131,9 @@ class StatusArea(w.VBox):  # type: ignore[misc]
             connect(self._session, name, view=self, open_url=self._open_url,
                     timeout=self._timeout, cancel=cancel)
             outcome = "connected"
-        except NoRefreshToken as advice:
-            # Only reaches here under warnings-as-errors; the tokens are stored all the same.
+        except NbOAuthWarning as advice:
+            # Advice after the tokens were stored (no refresh token, fewer scopes than asked);
+            # only raised under warnings-as-errors. Connected all the same.
             outcome = "connected"
             self.error(str(advice))
         except SignInCancelled as exc:
