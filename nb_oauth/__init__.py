@@ -46,6 +46,7 @@ _EXPORTS = {
     "NoSecureStorage": "nb_oauth.errors",
     "OAuth2Auth": "nb_oauth.oauth2_auth",
     "PortInUse": "nb_oauth.errors",
+    "providers": "nb_oauth.presets",
     "ProviderError": "nb_oauth.errors",
     "ReauthRequired": "nb_oauth.errors",
     "redirect_guard": "nb_oauth.redirects",
@@ -171,6 +172,9 @@ if _typing.TYPE_CHECKING:
     )
     from nb_oauth.oauth2_auth import (
         OAuth2Auth as OAuth2Auth,
+    )
+    from nb_oauth.presets import (
+        providers as providers,
     )
     from nb_oauth.process_session import (
         async_client as async_client,

@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import SplitResult, urlsplit
 
 from nb_oauth.bearer import origin
@@ -99,8 +99,10 @@ class Datasource:
     """
 
     name: str
+    provider: str | None = None
+    provider_options: Mapping[str, str] = field(default_factory=dict, hash=False)
     grant: Grant = "authorization_code"
-    token_url: str
+    token_url: str = ""
     authorization_url: str | None = None
     client_id: str
     scopes: Sequence[str] = ()
@@ -121,14 +123,22 @@ class Datasource:
     resource: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict, hash=False)
     insecure_transport: bool = False
+    #: The fields the user gave, when a preset fills the others (`None`: no preset).
+    _given: ClassVar[frozenset[str] | None] = None
 
     def __post_init__(self) -> None:
+        given = self._apply_preset()
+        object.__setattr__(self, "_given", given)
         insecure = _flag("insecure_transport", self.insecure_transport)
         # Every field is checked, in field order, so one error can name all that are invalid.
         checks: dict[str, Callable[[], object]] = {
             "name": lambda: _name(self.name),
             "grant": lambda: _grant(self.grant),
-            "token_url": lambda: _url("token_url", self.token_url, insecure, required=True),
+            "provider_options": lambda: _params(
+                "provider_options", self.provider_options, frozenset()
+            ),
+            "token_url": lambda: _url("token_url", self.token_url or None, insecure,
+                                      required=True),
             "authorization_url": lambda: _url(
                 "authorization_url", self.authorization_url, insecure
             ),
@@ -171,6 +181,31 @@ class Datasource:
         if problems:
             order = [f.name for f in dataclasses.fields(self)]
             raise ConfigError.of(sorted(problems, key=lambda p: order.index(p.field)))
+
+    def _apply_preset(self) -> frozenset[str] | None:
+        """Fill the fields the user left at their defaults from the preset named by `provider`;
+        return the fields the user gave (`None` without a preset). A value equal to a field's
+        default counts as not given: the preset's value is used."""
+        if isinstance(self.provider, str) and not self.provider.strip():
+            object.__setattr__(self, "provider", None)  # empty, as a form leaves it
+        if self.provider is None:
+            return None
+        if not isinstance(self.provider, str):
+            raise ConfigError("provider", "must be a preset name", "quote it")
+        from nb_oauth.presets import preset_defaults  # loaded only for datasources that use one
+
+        options = _params("provider_options", self.provider_options, frozenset())
+        defaults = preset_defaults(self.provider.strip().lower(), options)
+        given = frozenset(
+            f.name for f in dataclasses.fields(self)
+            if f.name not in ("name", "provider", "provider_options")
+            and not _is_default(f, getattr(self, f.name))
+        )
+        object.__setattr__(self, "provider", self.provider.strip().lower())
+        for name, value in defaults.items():
+            if name not in given:
+                object.__setattr__(self, name, value)
+        return given
 
     def _combination_problems(self, invalid: set[str]) -> list[ConfigError]:
         problems: list[ConfigError] = []
@@ -236,13 +271,24 @@ class Datasource:
         return loopback_redirect_uri(port, ipv6=ipv6)
 
     def replace(self, **changes: Any) -> Datasource:
-        """Return a copy with `changes` applied, validated like a new datasource."""
-        return dataclasses.replace(self, **changes)
+        """Return a copy with `changes` applied, validated like a new datasource. With a preset,
+        fields the user never gave keep following the preset."""
+        if self._given is None:
+            return dataclasses.replace(self, **changes)
+        return Datasource(**{**self.to_config(), **changes})
 
     def to_config(self) -> dict[str, object]:
-        """All fields as plain JSON-able data (lists and dicts); there is nothing secret in it."""
+        """The fields as plain JSON-able data (lists and dicts); there is nothing secret in it.
+
+        With a preset: its name, its options and only the fields the user gave, so that a
+        corrected preset reaches the datasource when it is loaded again.
+        """
         config: dict[str, object] = {}
         for f in dataclasses.fields(self):
+            if self._given is not None and f.name not in (
+                "name", "provider", "provider_options", *self._given
+            ):
+                continue
             value = getattr(self, f.name)
             if isinstance(value, Mapping):
                 value = dict(value)
@@ -274,7 +320,7 @@ class Datasource:
                     f"remove it or fix the spelling; fields are {', '.join(known)}",
                 )
         for key in _REQUIRED:
-            if key not in config:
+            if key not in config and not (key == "token_url" and config.get("provider")):
                 raise ConfigError(key, "is missing", f"add the datasource's {key}")
         values: dict[str, Any] = dict(config)
         return cls(**values)
@@ -297,6 +343,14 @@ class Datasource:
                 value = redact_url(value)
             shown.append(f"{f.name}={value!r}")
         return f"Datasource({', '.join(shown)})"
+
+
+def _is_default(f: dataclasses.Field[Any], value: object) -> bool:
+    if f.default is not dataclasses.MISSING:
+        return bool(value == f.default)
+    if f.default_factory is not dataclasses.MISSING:
+        return bool(value == f.default_factory())
+    return False
 
 
 def _from_config(config: Mapping[str, object]) -> Datasource:

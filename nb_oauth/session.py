@@ -216,6 +216,13 @@ def _options(auth: OAuth2Auth, httpx_kwargs: Mapping[str, Any], guard: Any) -> d
     options: dict[str, Any] = {"timeout": DEFAULT_TIMEOUT, **httpx_kwargs, "auth": auth}
     if auth.datasource.base_url and "base_url" not in options:
         options["base_url"] = auth.datasource.base_url
+    if auth.datasource.headers:
+        # The datasource's API headers as the client's defaults, so they replace httpx's own
+        # (Accept: */*); the caller's headers win. Token requests never carry a client's
+        # defaults (the auth builds them itself).
+        options["headers"] = httpx.Headers(
+            {**auth.datasource.headers, **httpx.Headers(options.get("headers") or {})}
+        )
     hooks = {key: list(value) for key, value in (options.get("event_hooks") or {}).items()}
     # Last, so it sees each hop as the caller's own hooks left it.
     hooks["request"] = [*hooks.get("request", []), guard]

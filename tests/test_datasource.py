@@ -20,7 +20,7 @@ SPEC_FIELDS = [
     "base_url", "redirect_port", "refresh_leeway", "send_scope_on_refresh", "issuer",
     "revocation_url",
     # SPEC section 13 (second wave)
-    "resource", "headers",
+    "resource", "headers", "provider", "provider_options",
 ]  # fmt: skip
 
 AUTH_CODE: dict[str, Any] = {

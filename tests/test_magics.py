@@ -191,8 +191,10 @@ def test_tab_completion_offers_subcommands_options_then_names(
 ) -> None:
     # Nothing typed yet: the subcommands, and no Python keywords before them.
     assert completions_of(ip, "%datasource ") == [
-        "add", "connect", "disconnect", "edit", "list", "remove", "show", "use"
+        "add", "connect", "disconnect", "edit", "list", "providers", "remove", "show", "use"
     ]
+    assert "github" in completions_of(ip, "%datasource add gh --provider ")
+    assert "microsoft" in completions_of(ip, "%datasource providers ")
     assert completions_of(ip, "%datasource con") == ["connect"]
     assert completions_of(ip, "%datasource show ") == ["demo"]
     assert completions_of(ip, "%datasource show de") == ["demo"]

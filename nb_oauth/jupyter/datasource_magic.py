@@ -34,6 +34,8 @@ USAGE = """\
 %datasource                                                 the form (in a notebook)
 %datasource add NAME --token-url URL --client-id ID [options]   save a datasource
                                (--session-only: keep it in this kernel's memory, no keyring)
+%datasource add NAME --provider PRESET --client-id ID       the same, from a provider preset
+%datasource providers [PRESET]                              the presets (github, google, ...)
 %datasource list                                            the saved datasources
 %datasource show NAME                                       settings and token status
 %datasource edit NAME [options]                             change settings
@@ -216,7 +218,8 @@ def _add(ctx: Context, words: list[str]) -> object:
     _refuse_literal_secret(words)
     args = _field_parser("%datasource add", editing=False).parse_args(words)
     fields = _fields(args)
-    missing = [f for f in ("token_url", "client_id") if f not in fields]
+    required = ("client_id",) if "provider" in fields else ("token_url", "client_id")
+    missing = [f for f in required if f not in fields]
     if missing:
         flags = " ".join("--" + f.replace("_", "-") + " ..." for f in missing)
         raise UsageError(f"%datasource add {args.name}: missing {flags}")
@@ -259,6 +262,28 @@ def _edit(ctx: Context, words: list[str]) -> object:
     ctx.session.save(ds, client_secret=secret)
     _hint(ds)
     return DatasourceStatus.of(ctx.session, ds.name)
+
+
+def _providers(ctx: Context, words: list[str]) -> object:
+    parser = _Parser("%datasource providers")
+    parser.add_argument("name", metavar="NAME", nargs="?")
+    args = parser.parse_args(words)
+    from nb_oauth.presets import PRESETS, describe, providers
+
+    if args.name is None:
+        listing = providers()
+        width = max(map(len, listing))
+        print("\n".join(f"{name:<{width}}  {text}" for name, text in listing.items()))
+        print("Details: %datasource providers NAME; use: %datasource add NAME --provider PRESET "
+              "--client-id ID [--provider-option KEY=VALUE]")
+        return None
+    preset = PRESETS.get(args.name.lower())
+    if preset is None:
+        raise UsageError(
+            f"%datasource providers: no preset {args.name!r}; presets: {', '.join(sorted(PRESETS))}"
+        )
+    print(describe(preset))
+    return None
 
 
 def _list(ctx: Context, words: list[str]) -> object:
@@ -366,6 +391,7 @@ COMMANDS: dict[str, Callable[[Context, list[str]], object]] = {
     "disconnect": _disconnect,
     "edit": _edit,
     "list": _list,
+    "providers": _providers,
     "remove": _remove,
     "show": _show,
     "use": _use,
@@ -382,6 +408,10 @@ def completions(session: Session, words: Sequence[str], fragment: str) -> list[s
     and datasource names."""
     if not words:
         choices: Sequence[str] = sorted(COMMANDS)
+    elif (words[0] == "providers" and len(words) == 1) or words[-1] == "--provider":
+        from nb_oauth.presets import PRESETS
+
+        choices = sorted(PRESETS)
     elif fragment.startswith("-"):
         choices = _option_names(words[0])
     elif words[0] in _TAKES_NAME and len(words) == 1:

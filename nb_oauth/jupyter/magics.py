@@ -77,6 +77,11 @@ class NbOAuthMagics(Magics):
             Settings go to the config file under NB_OAUTH_HOME and secrets to the OS keyring;
             --session-only keeps everything in this kernel's memory instead (for machines
             without a usable keyring, such as many JupyterHub servers).
+        %datasource add NAME --provider PRESET --client-id ID [--provider-option KEY=VALUE]
+            The same from a provider preset (endpoints, scopes, parameters and API headers
+            filled in; options you give win).
+        %datasource providers [PRESET]
+            The presets, or one preset's options, where to register the app, and its docs.
         %datasource list
             The saved datasources; * marks the %%api default.
         %datasource show NAME

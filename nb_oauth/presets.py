@@ -1,0 +1,237 @@
+"""Provider presets: data, one row per provider, that fill a datasource's defaults.
+
+`Datasource(provider="github", client_id=...)` takes its endpoints, scopes, extra parameters, API
+base and headers from the preset; any field the user gives wins, endpoints included (so a preset
+can be pointed at a test server). Options (`tenant`, `host`, `region`, ...) are filled into the
+preset's templated values. The config file keeps the preset's name, its options and the user's
+own fields, not the resolved values, so a corrected preset reaches datasources saved before.
+
+Each preset cites the provider's documentation pages it was written from; docs/provider-notes/
+holds what those pages say. Imported only when a datasource names a provider, so `%load_ext
+nb_oauth` does not pay for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from nb_oauth.errors import ConfigError
+
+__all__ = ["describe", "Option", "Preset", "PRESETS", "preset_defaults", "providers"]
+
+
+@dataclass(frozen=True)
+class Option:
+    """A preset's parameter. No `default` means the user must give it; `choices`, when given,
+    are the only values accepted."""
+
+    name: str
+    help: str
+    default: str | None = None
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One provider: what it fills in, and where that comes from."""
+
+    name: str
+    description: str
+    docs: tuple[str, ...]
+    register: str  # where a user registers the app
+    defaults: Mapping[str, object]  # datasource fields; str values may hold {option} templates
+    options: tuple[Option, ...] = ()
+    notes: str = ""  # what the user must know (shown by %datasource providers)
+
+    def option_names(self) -> list[str]:
+        return [option.name for option in self.options]
+
+
+def _preset(name: str, description: str, *, docs: tuple[str, ...], register: str,
+            options: tuple[Option, ...] = (), notes: str = "", **defaults: object) -> Preset:
+    return Preset(name, description, docs, register, MappingProxyType(defaults), options, notes)
+
+
+_PRESETS = (
+    # docs/provider-notes/github.md: form-encoded token answers unless Accept: application/json
+    # (nb_oauth always sends it), errors with HTTP 200 (handled for every datasource), comma-
+    # separated granted scopes, OAuth App tokens without expiry, GitHub App user tokens of 8 h
+    # with rotating refresh tokens, PKCE S256 but a client secret still required.
+    _preset(
+        "github", "GitHub (OAuth Apps and GitHub App user tokens)",
+        docs=(
+            "https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps",
+            "https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/"
+            "generating-a-user-access-token-for-a-github-app",
+            "https://docs.github.com/en/rest/about-the-rest-api/api-versions",
+        ),
+        register="https://github.com/settings/developers",
+        authorization_url="https://github.com/login/oauth/authorize",
+        token_url="https://github.com/login/oauth/access_token",
+        base_url="https://api.github.com",
+        client_auth="body",
+        headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"},
+        notes="An OAuth App has one callback URL: register http://127.0.0.1/callback (any port "
+        "is accepted for loopback callbacks); GitHub Apps want each callback URL registered.",
+    ),
+    # docs/provider-notes/gitlab.md: every endpoint on the instance's host; 2 h access tokens,
+    # refresh tokens replaced on each refresh; PKCE without a secret for non-confidential apps.
+    _preset(
+        "gitlab", "GitLab.com or a self-managed GitLab (option host)",
+        docs=("https://docs.gitlab.com/api/oauth2/",),
+        register="https://{host}/-/user_settings/applications",
+        options=(Option("host", "the GitLab instance's host name", default="gitlab.com"),),
+        authorization_url="https://{host}/oauth/authorize",
+        token_url="https://{host}/oauth/token",
+        revocation_url="https://{host}/oauth/revoke",
+        base_url="https://{host}/api/v4",
+        issuer="https://{host}",
+        notes="Register the exact redirect URI you use, e.g. http://127.0.0.1:8765/callback with "
+        "redirect_port=8765.",
+    ),
+    # docs/provider-notes/google.md: Desktop app clients, loopback 127.0.0.1 with any port,
+    # S256 PKCE; refresh tokens need access_type=offline (prompt=consent to get one again).
+    _preset(
+        "google", "Google APIs (Desktop app OAuth client)",
+        docs=(
+            "https://developers.google.com/identity/protocols/oauth2/native-app",
+            "https://developers.google.com/identity/protocols/oauth2/web-server",
+        ),
+        register="https://console.cloud.google.com/apis/credentials",
+        authorization_url="https://accounts.google.com/o/oauth2/v2/auth",
+        token_url="https://oauth2.googleapis.com/token",
+        revocation_url="https://oauth2.googleapis.com/revoke",
+        issuer="https://accounts.google.com",
+        client_auth="body",
+        auth_params={"access_type": "offline", "prompt": "consent"},
+        notes="Create a 'Desktop app' client; projects in Testing status get refresh tokens that "
+        "expire after 7 days.",
+    ),
+    # docs/provider-notes/microsoft.md: tenant-templated endpoints; refresh tokens only with
+    # offline_access; scopes re-sent on refresh; multi-tenant metadata issuer is templated.
+    _preset(
+        "microsoft", "Microsoft identity platform / Microsoft Graph (option tenant)",
+        docs=(
+            "https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow",
+            "https://learn.microsoft.com/en-us/entra/identity-platform/reply-url",
+        ),
+        register="https://entra.microsoft.com/#view/Microsoft_AAD_RegisteredApps",
+        options=(Option("tenant", "organizations, common, consumers, a tenant id or domain",
+                        default="organizations"),),
+        authorization_url="https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
+        token_url="https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+        base_url="https://graph.microsoft.com",
+        scopes=("offline_access", "User.Read"),
+        client_auth="body",
+        send_scope_on_refresh=True,
+        notes="Register a 'Mobile and desktop applications' redirect URI http://localhost (the "
+        "port is ignored when matching); offline_access is what brings a refresh token.",
+    ),
+    # docs/provider-notes/zoho.md: accounts host per data centre; access_type=offline for a
+    # refresh token; the Zoho-oauthtoken scheme on API calls; comma-separated scopes.
+    _preset(
+        "zoho", "Zoho (option region: data centre)",
+        docs=("https://www.zoho.com/accounts/protocol/oauth/web-apps/authorization.html",
+              "https://www.zoho.com/accounts/protocol/oauth/multi-dc.html"),
+        register="https://api-console.zoho.com/",
+        options=(Option("region", "the data centre of the account", default="us",
+                        choices=("us", "eu", "in", "au", "jp", "ca", "sa", "uk", "cn")),),
+        authorization_url="https://{accounts}/oauth/v2/auth",
+        token_url="https://{accounts}/oauth/v2/token",
+        revocation_url="https://{accounts}/oauth/v2/token/revoke",
+        header_prefix="Zoho-oauthtoken",
+        client_auth="body",
+        auth_params={"access_type": "offline", "prompt": "consent"},
+    ),
+    # docs/provider-notes/keycloak.md: realm endpoints under /realms/{realm}; 127.0.0.1 with any
+    # port when registered without one.
+    _preset(
+        "keycloak", "Keycloak (options host, realm)",
+        docs=("https://www.keycloak.org/docs/latest/server_admin/#_oidc_clients",
+              "https://www.keycloak.org/securing-apps/oidc-layers"),
+        register="https://{host}/admin/master/console/",
+        options=(Option("host", "the Keycloak server, host[:port]"),
+                 Option("realm", "the realm name")),
+        authorization_url="https://{host}/realms/{realm}/protocol/openid-connect/auth",
+        token_url="https://{host}/realms/{realm}/protocol/openid-connect/token",
+        revocation_url="https://{host}/realms/{realm}/protocol/openid-connect/revoke",
+        issuer="https://{host}/realms/{realm}",
+    ),
+)
+
+#: Zoho's accounts server per data centre (docs/provider-notes/zoho.md).
+_ZOHO_ACCOUNTS = {
+    "us": "accounts.zoho.com", "eu": "accounts.zoho.eu", "in": "accounts.zoho.in",
+    "au": "accounts.zoho.com.au", "jp": "accounts.zoho.jp", "ca": "accounts.zohocloud.ca",
+    "sa": "accounts.zoho.sa", "uk": "accounts.zoho.uk", "cn": "accounts.zoho.com.cn",
+}
+
+PRESETS: Mapping[str, Preset] = MappingProxyType({preset.name: preset for preset in _PRESETS})
+
+
+def providers() -> dict[str, str]:
+    """The presets: name → one-line description."""
+    return {name: preset.description for name, preset in sorted(PRESETS.items())}
+
+
+def preset_defaults(provider: str, options: Mapping[str, str]) -> dict[str, object]:
+    """The datasource fields `provider` fills in, with its options applied.
+
+    Raises `ConfigError` (one line, listing what is valid) for an unknown provider, an unknown
+    option, a missing one, or a value the option does not accept.
+    """
+    preset = PRESETS.get(provider)
+    if preset is None:
+        raise ConfigError("provider", f"{provider!r} is not a preset",
+                          f"use one of {', '.join(sorted(PRESETS))}, or give the endpoints")
+    values = _options(preset, options)
+    if preset.name == "zoho":
+        values["accounts"] = _ZOHO_ACCOUNTS[values["region"]]
+    return {name: _fill(value, values) for name, value in preset.defaults.items()}
+
+
+def _options(preset: Preset, given: Mapping[str, str]) -> dict[str, str]:
+    valid = preset.option_names()
+    unknown = [name for name in given if name not in valid]
+    if unknown:
+        choices = ", ".join(valid) or "none"
+        raise ConfigError("provider_options", f"{preset.name} has no option {unknown[0]!r}",
+                          f"its options are: {choices}")
+    values: dict[str, str] = {}
+    for option in preset.options:
+        value = given.get(option.name, option.default)
+        if value is None or not value.strip():
+            raise ConfigError("provider_options", f"{preset.name} needs the option {option.name} "
+                              f"({option.help})", f"give it, e.g. {option.name}=VALUE")
+        value = value.strip()
+        if option.choices and value not in option.choices:
+            raise ConfigError("provider_options", f"{option.name}={value!r} is not valid for "
+                              f"{preset.name}", f"use one of {', '.join(option.choices)}")
+        if any(c in value for c in "/?#@ \\"):
+            raise ConfigError("provider_options", f"{option.name}={value!r} is not a plain name",
+                              "give only the name, e.g. a host without https:// or a path")
+        values[option.name] = value
+    return values
+
+
+def _fill(value: object, values: Mapping[str, str]) -> object:
+    if isinstance(value, str):
+        return value.format_map(values)
+    return value
+
+
+def describe(preset: Preset) -> str:
+    """A few lines about `preset` for `%datasource providers NAME`."""
+    options = ", ".join(
+        f"{o.name}" + (f" (default {o.default})" if o.default else " (required)")
+        for o in preset.options
+    ) or "none"
+    lines = [f"{preset.name}: {preset.description}", f"  options: {options}",
+             f"  register the app at: {preset.register}"]
+    if preset.notes:
+        lines.append(f"  {preset.notes}")
+    lines += [f"  docs: {url}" for url in preset.docs]
+    return "\n".join(lines)
+
