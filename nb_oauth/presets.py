@@ -25,12 +25,14 @@ __all__ = ["describe", "Option", "Preset", "PRESETS", "preset_defaults", "provid
 @dataclass(frozen=True)
 class Option:
     """A preset's parameter. No `default` means the user must give it; `choices`, when given,
-    are the only values accepted."""
+    are the only values accepted. A `host`-like option (`plain`) is a bare name: no scheme, path
+    or query, so it cannot bend the URL it is put into."""
 
     name: str
     help: str
     default: str | None = None
     choices: tuple[str, ...] = ()
+    plain: bool = True
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,131 @@ _PRESETS = (
         notes="Register a 'Mobile and desktop applications' redirect URI http://localhost (the "
         "port is ignored when matching); offline_access is what brings a refresh token.",
     ),
+    # docs/provider-notes/dropbox.md: token_access_type=offline for a refresh token; PKCE
+    # without a secret works; API on api.dropboxapi.com/2 (content on content.dropboxapi.com).
+    _preset(
+        "dropbox", "Dropbox",
+        docs=("https://developers.dropbox.com/oauth-guide",
+              "https://dropbox.tech/developers/using-oauth-2-0-with-offline-access"),
+        register="https://www.dropbox.com/developers/apps",
+        authorization_url="https://www.dropbox.com/oauth2/authorize",
+        token_url="https://api.dropboxapi.com/oauth2/token",
+        base_url="https://api.dropboxapi.com",
+        extra_origins=("https://content.dropboxapi.com",),
+        auth_params={"token_access_type": "offline"},
+    ),
+    # docs/provider-notes/spotify.md: 127.0.0.1 (not localhost) registered without a port
+    # accepts any port; Basic client authentication; refresh may or may not rotate.
+    _preset(
+        "spotify", "Spotify Web API",
+        docs=("https://developer.spotify.com/documentation/web-api/tutorials/code-flow",
+              "https://developer.spotify.com/documentation/web-api/concepts/redirect_uri"),
+        register="https://developer.spotify.com/dashboard",
+        authorization_url="https://accounts.spotify.com/authorize",
+        token_url="https://accounts.spotify.com/api/token",
+        base_url="https://api.spotify.com",
+        notes="Register http://127.0.0.1/callback without a port; localhost is refused.",
+    ),
+    # docs/provider-notes/atlassian.md: audience=api.atlassian.com and prompt=consent on the
+    # authorization request; offline_access for a refresh token (rotating); calls go to
+    # api.atlassian.com/ex/jira/{cloudid}, the cloud id from accessible-resources.
+    _preset(
+        "atlassian", "Atlassian Cloud: Jira and Confluence (OAuth 2.0 3LO)",
+        docs=("https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/",
+              "https://developer.atlassian.com/cloud/oauth/getting-started/refresh-tokens"),
+        register="https://developer.atlassian.com/console/myapps/",
+        authorization_url="https://auth.atlassian.com/authorize",
+        token_url="https://auth.atlassian.com/oauth/token",
+        base_url="https://api.atlassian.com",
+        scopes=("offline_access",),
+        auth_params={"audience": "api.atlassian.com", "prompt": "consent"},
+        client_auth="body",
+        notes="Calls go to /ex/jira/{cloudid}/...: GET /oauth/token/accessible-resources lists "
+        "the sites and their ids.",
+    ),
+    # docs/provider-notes/notion.md: HTTP Basic with a JSON body on the token endpoint; no
+    # scopes; Notion-Version required on every API call.
+    _preset(
+        "notion", "Notion (public integrations)",
+        docs=("https://developers.notion.com/guides/get-started/authorization",
+              "https://developers.notion.com/reference/versioning"),
+        register="https://www.notion.so/profile/integrations",
+        authorization_url="https://api.notion.com/v1/oauth/authorize",
+        token_url="https://api.notion.com/v1/oauth/token",
+        revocation_url="https://api.notion.com/v1/oauth/revoke",
+        base_url="https://api.notion.com",
+        body_encoding="json",
+        # Required on every call; two copies of the versioning page list different latest
+        # versions (2026-03-11, 2025-09-03): the older one is pinned, give --header to move.
+        headers={"Notion-Version": "2025-09-03"},
+    ),
+    # docs/provider-notes/hubspot.md: the 2026-03 token API (v1 retires 2027-02-16), form body;
+    # http redirects only for localhost (not 127.0.0.1); 30-minute access tokens.
+    _preset(
+        "hubspot", "HubSpot",
+        docs=("https://developers.hubspot.com/docs/apps/developer-platform/build-apps/"
+              "authentication/oauth/working-with-oauth",),
+        register="https://developers.hubspot.com/",
+        authorization_url="https://app.hubspot.com/oauth/authorize",
+        token_url="https://api.hubapi.com/oauth/2026-03/token",
+        revocation_url="https://api.hubapi.com/oauth/2026-03/token/revoke",
+        base_url="https://api.hubapi.com",
+        client_auth="body",
+        notes="HubSpot accepts http redirect URIs only on localhost: register "
+        "http://localhost:PORT/callback and open the sign-in link on this machine.",
+    ),
+    # docs/provider-notes/xero.md: PKCE apps without a secret; offline_access for refresh
+    # tokens (rotating, 30-minute grace); every API call names its organisation in
+    # xero-tenant-id (from GET /Connections), so that header is the user's to set.
+    _preset(
+        "xero", "Xero",
+        docs=("https://developer.xero.com/documentation/oauth2/pkce-flow",
+              "https://developer.xero.com/documentation/oauth2/scopes"),
+        register="https://developer.xero.com/app/manage",
+        authorization_url="https://login.xero.com/identity/connect/authorize",
+        token_url="https://identity.xero.com/connect/token",
+        base_url="https://api.xero.com",
+        scopes=("offline_access",),
+        notes="Each API call needs the header xero-tenant-id (GET /Connections lists them): add "
+        "it with --header xero-tenant-id=ID.",
+    ),
+    # docs/provider-notes/okta.md: the org authorization server, or a custom one
+    # (authorization_server=default or its id); offline_access for refresh tokens; native apps
+    # are public clients with S256 PKCE.
+    _preset(
+        "okta", "Okta (options domain, authorization_server)",
+        docs=("https://developer.okta.com/docs/concepts/auth-servers/",
+              "https://developer.okta.com/docs/guides/implement-grant-type/authcodepkce/main/"),
+        register="https://{domain}/admin/apps/active",
+        options=(Option("domain", "your Okta domain, e.g. dev-123.okta.com"),
+                 Option("authorization_server", "default, or a custom server id",
+                        default="default")),
+        authorization_url="https://{domain}/oauth2/{authorization_server}/v1/authorize",
+        token_url="https://{domain}/oauth2/{authorization_server}/v1/token",
+        revocation_url="https://{domain}/oauth2/{authorization_server}/v1/revoke",
+        issuer="https://{domain}/oauth2/{authorization_server}",
+        scopes=("openid", "offline_access"),
+        client_auth="none",
+    ),
+    # docs/provider-notes/auth0.md: tenant domain (or custom domain); without audience the access
+    # token only works for /userinfo; callbacks must match exactly, port included.
+    _preset(
+        "auth0", "Auth0 (options domain, audience)",
+        docs=("https://auth0.com/docs/get-started/authentication-and-authorization-flow/"
+              "authorization-code-flow-with-pkce",
+              "https://auth0.com/docs/api/authentication"),
+        register="https://manage.auth0.com/#/applications",
+        options=(Option("domain", "your tenant's domain, e.g. example.eu.auth0.com"),
+                 Option("audience", "the API identifier of your API in Auth0", plain=False)),
+        authorization_url="https://{domain}/authorize",
+        token_url="https://{domain}/oauth/token",
+        revocation_url="https://{domain}/oauth/revoke",
+        issuer="https://{domain}/",
+        scopes=("openid", "offline_access"),
+        auth_params={"audience": "{audience}"},
+        client_auth="none",
+        notes="Register the exact callback, port included (set redirect_port).",
+    ),
     # docs/provider-notes/zoho.md: accounts host per data centre; access_type=offline for a
     # refresh token; the Zoho-oauthtoken scheme on API calls; comma-separated scopes.
     _preset(
@@ -209,7 +336,7 @@ def _options(preset: Preset, given: Mapping[str, str]) -> dict[str, str]:
         if option.choices and value not in option.choices:
             raise ConfigError("provider_options", f"{option.name}={value!r} is not valid for "
                               f"{preset.name}", f"use one of {', '.join(option.choices)}")
-        if any(c in value for c in "/?#@ \\"):
+        if any(c in value for c in "/?#@ \\" if option.plain or c in "?# \\"):
             raise ConfigError("provider_options", f"{option.name}={value!r} is not a plain name",
                               "give only the name, e.g. a host without https:// or a path")
         values[option.name] = value
@@ -219,6 +346,8 @@ def _options(preset: Preset, given: Mapping[str, str]) -> dict[str, str]:
 def _fill(value: object, values: Mapping[str, str]) -> object:
     if isinstance(value, str):
         return value.format_map(values)
+    if isinstance(value, Mapping):
+        return {key: _fill(item, values) for key, item in value.items()}
     return value
 
 
