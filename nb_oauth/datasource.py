@@ -34,6 +34,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from nb_oauth.bearer import origin
 from nb_oauth.errors import ConfigError
+from nb_oauth.quirks import RFC, Quirks
 from nb_oauth.redact import redact_url
 
 __all__ = ["BodyEncoding", "ClientAuth", "Datasource", "Grant", "TokenPlacement"]
@@ -245,8 +246,19 @@ class Datasource:
 
     @property
     def scope_string(self) -> str:
-        """The scopes as sent on the wire: space-delimited (RFC 6749 §3.3)."""
-        return " ".join(self.scopes)
+        """The scopes as sent on the wire: space-delimited (RFC 6749 §3.3), unless the preset
+        says otherwise."""
+        return self.quirks.scope_separator.join(self.scopes)
+
+    @property
+    def quirks(self) -> Quirks:
+        """How this datasource's provider departs from the RFCs (its preset's; else none)."""
+        if self.provider is None:
+            return RFC
+        from nb_oauth.presets import PRESETS
+
+        preset = PRESETS.get(self.provider)
+        return RFC if preset is None else preset.quirks
 
     @property
     def effective_header_prefix(self) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from nb_oauth.errors import ConfigError
+from nb_oauth.quirks import RFC, Quirks
 
 __all__ = ["describe", "Option", "Preset", "PRESETS", "preset_defaults", "providers"]
 
@@ -46,14 +47,17 @@ class Preset:
     defaults: Mapping[str, object]  # datasource fields; str values may hold {option} templates
     options: tuple[Option, ...] = ()
     notes: str = ""  # what the user must know (shown by %datasource providers)
+    quirks: Quirks = RFC
 
     def option_names(self) -> list[str]:
         return [option.name for option in self.options]
 
 
 def _preset(name: str, description: str, *, docs: tuple[str, ...], register: str,
-            options: tuple[Option, ...] = (), notes: str = "", **defaults: object) -> Preset:
-    return Preset(name, description, docs, register, MappingProxyType(defaults), options, notes)
+            options: tuple[Option, ...] = (), notes: str = "", quirks: Quirks = RFC,
+            **defaults: object) -> Preset:
+    return Preset(name, description, docs, register, MappingProxyType(defaults), options, notes,
+                  quirks)
 
 
 _PRESETS = (
@@ -256,6 +260,21 @@ _PRESETS = (
         client_auth="none",
         notes="Register the exact callback, port included (set redirect_port).",
     ),
+    # docs/provider-notes/strava.md: comma-separated scopes; expires_at beside expires_in (read
+    # for every datasource); client id and secret as form fields; loopback hosts white-listed by
+    # the callback domain.
+    _preset(
+        "strava", "Strava",
+        docs=("https://developers.strava.com/docs/authentication/",),
+        register="https://www.strava.com/settings/api",
+        authorization_url="https://www.strava.com/oauth/authorize",
+        token_url="https://www.strava.com/oauth/token",
+        base_url="https://www.strava.com/api/v3",
+        scopes=("read",),
+        client_auth="body",
+        quirks=Quirks(scope_separator=","),
+        notes="Set the app's Authorization Callback Domain to 127.0.0.1.",
+    ),
     # docs/provider-notes/zoho.md: accounts host per data centre; access_type=offline for a
     # refresh token; the Zoho-oauthtoken scheme on API calls; comma-separated scopes.
     _preset(
@@ -271,6 +290,9 @@ _PRESETS = (
         header_prefix="Zoho-oauthtoken",
         client_auth="body",
         auth_params={"access_type": "offline", "prompt": "consent"},
+        quirks=Quirks(scope_separator=","),
+        notes="API calls go to the api_domain Zoho gives at sign-in (e.g. https://www.zohoapis.eu):"
+        " set base_url to it.",
     ),
     # docs/provider-notes/keycloak.md: realm endpoints under /realms/{realm}; 127.0.0.1 with any
     # port when registered without one.

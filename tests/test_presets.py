@@ -26,8 +26,8 @@ def test_providers_lists_every_preset_with_a_description_and_its_sources() -> No
     listed = nb_oauth.providers()
     assert set(listed) == {
         "atlassian", "auth0", "dropbox", "github", "gitlab", "google", "hubspot", "keycloak",
-        "microsoft", "notion", "okta", "spotify", "xero", "zoho",
-    }  # salesforce, slack and strava wait for their quirks (instance_url, user_scope, commas)
+        "microsoft", "notion", "okta", "spotify", "strava", "xero", "zoho",
+    }  # salesforce and slack wait for their quirks (instance_url; authed_user, user_scope)
     assert all(text for text in listed.values())
     for preset in presets.PRESETS.values():
         assert preset.docs and all(url.startswith("https://") for url in preset.docs)
@@ -170,3 +170,21 @@ def test_presets_load_only_when_a_datasource_names_one() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_a_presets_scope_separator_is_used_on_the_wire() -> None:
+    # Strava and Zoho want comma-separated scopes (docs/provider-notes/strava.md, zoho.md).
+    from nb_oauth.consent.request import AuthorizationRequest
+    from nb_oauth.grants.token_requests import client_credentials_request
+    from nb_oauth.secret import Secret
+
+    strava = Datasource(name="s", provider="strava", client_id="c",
+                        scopes="read,activity:read_all")
+    assert strava.scope_string == "read,activity:read_all"
+    url = AuthorizationRequest(strava, "http://127.0.0.1:5/callback").url
+    assert "scope=read%2Cactivity%3Aread_all" in url
+    plain = Datasource(name="p", grant="client_credentials", token_url="https://as.example/t",
+                       client_id="c", scopes="a b")
+    assert plain.scope_string == "a b" and plain.quirks.scope_separator == " "
+    request = client_credentials_request(plain, Secret("s"))
+    assert b"scope=a+b" in request.body

@@ -91,7 +91,8 @@ class AuthorizationRequest:
             "code_challenge_method": self.pkce.code_challenge_method,
         }
         if ds.scopes:
-            params["scope"] = ds.scope_string  # RFC 6749 §3.3: space-delimited
+            # RFC 6749 §3.3: space-delimited, unless the provider's preset says otherwise.
+            params[ds.quirks.scope_param] = ds.scope_string
         base = ds.authorization_url
         separator = "&" if urlsplit(base).query else "?"
         # urlencode escapes & = # and non-ASCII, so no value can inject a parameter

@@ -139,7 +139,7 @@ def refresh_token_request(
     granted = tokens.granted_scopes or tuple(datasource.scopes)
     params = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token.reveal()}
     if datasource.send_scope_on_refresh and granted:
-        params["scope"] = " ".join(granted)
+        params["scope"] = datasource.quirks.scope_separator.join(granted)
     return _token_request(
         datasource,
         client_secret,
