@@ -191,7 +191,8 @@ def test_tab_completion_offers_subcommands_options_then_names(
 ) -> None:
     # Nothing typed yet: the subcommands, and no Python keywords before them.
     assert completions_of(ip, "%datasource ") == [
-        "add", "connect", "disconnect", "edit", "list", "providers", "remove", "show", "use"
+        "add", "connect", "disconnect", "discover", "edit", "list", "providers", "remove", "show",
+        "use",
     ]
     assert "github" in completions_of(ip, "%datasource add gh --provider ")
     assert "microsoft" in completions_of(ip, "%datasource providers ")

@@ -36,6 +36,8 @@ USAGE = """\
                                (--session-only: keep it in this kernel's memory, no keyring)
 %datasource add NAME --provider PRESET --client-id ID       the same, from a provider preset
 %datasource providers [PRESET]                              the presets (github, google, ...)
+%datasource add NAME --issuer URL --client-id ID           endpoints from the issuer's metadata
+%datasource discover NAME                                   fetch the issuer's metadata again
 %datasource list                                            the saved datasources
 %datasource show NAME                                       settings and token status
 %datasource edit NAME [options]                             change settings
@@ -218,7 +220,9 @@ def _add(ctx: Context, words: list[str]) -> object:
     _refuse_literal_secret(words)
     args = _field_parser("%datasource add", editing=False).parse_args(words)
     fields = _fields(args)
-    required = ("client_id",) if "provider" in fields else ("token_url", "client_id")
+    required = ("client_id",) if {"provider", "issuer"} & set(fields) else (
+        "token_url", "client_id"
+    )
     missing = [f for f in required if f not in fields]
     if missing:
         flags = " ".join("--" + f.replace("_", "-") + " ..." for f in missing)
@@ -284,6 +288,15 @@ def _providers(ctx: Context, words: list[str]) -> object:
         )
     print(describe(preset))
     return None
+
+
+def _discover(ctx: Context, words: list[str]) -> object:
+    args = _name_parser("%datasource discover").parse_args(words)
+    _existing(ctx, args.name)
+    ctx.forget_client(args.name)
+    ds = ctx.session.discover(args.name)
+    print(f"{ds.name}: endpoints taken from the metadata of {ds.issuer}")
+    return DatasourceStatus.of(ctx.session, ds.name)
 
 
 def _list(ctx: Context, words: list[str]) -> object:
@@ -389,6 +402,7 @@ COMMANDS: dict[str, Callable[[Context, list[str]], object]] = {
     "add": _add,
     "connect": _connect,
     "disconnect": _disconnect,
+    "discover": _discover,
     "edit": _edit,
     "list": _list,
     "providers": _providers,
@@ -399,7 +413,7 @@ COMMANDS: dict[str, Callable[[Context, list[str]], object]] = {
 
 
 #: What takes a datasource name as its first argument, for completion.
-_TAKES_NAME = {"connect", "disconnect", "edit", "remove", "show", "use"}
+_TAKES_NAME = {"connect", "disconnect", "discover", "edit", "remove", "show", "use"}
 
 
 def completions(session: Session, words: Sequence[str], fragment: str) -> list[str]:

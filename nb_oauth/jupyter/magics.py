@@ -80,6 +80,11 @@ class NbOAuthMagics(Magics):
         %datasource add NAME --provider PRESET --client-id ID [--provider-option KEY=VALUE]
             The same from a provider preset (endpoints, scopes, parameters and API headers
             filled in; options you give win).
+        %datasource add NAME --issuer URL --client-id ID [options]
+            The same with the endpoints from the issuer's metadata (RFC 8414, OpenID Connect
+            Discovery), fetched and checked when saving.
+        %datasource discover NAME
+            Fetch the issuer's metadata again and take its endpoints.
         %datasource providers [PRESET]
             The presets, or one preset's options, where to register the app, and its docs.
         %datasource list

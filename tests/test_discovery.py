@@ -1,0 +1,137 @@
+"""Discovery from the issuer (RFC 8414, OpenID Connect Discovery): against the demo provider for
+the story, and against a small local server that answers what a misbehaving provider would."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+
+from nb_oauth.consent.flow import connect
+from nb_oauth.datasource import Datasource
+from nb_oauth.demo import DemoProvider
+from nb_oauth.errors import ConfigError
+from nb_oauth.jupyter.magics import load, unload
+from nb_oauth.session import Session
+from tests.conftest import BrowserRobot, FakeClock, QuietView
+
+
+class MetadataServer:
+    """Serves `documents[path] = (status, body)` on 127.0.0.1; anything else is a 404."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, tuple[int, bytes]] = {}
+        documents = self.documents
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                status, body = documents.get(self.path, (404, b"{}"))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def serve(self, path: str, document: object, status: int = 200) -> None:
+        body = document if isinstance(document, bytes) else json.dumps(document).encode()
+        self.documents[path] = (status, body)
+
+    def metadata(self, **changes: object) -> dict[str, object]:
+        base = self.issuer
+        return {"issuer": base, "authorization_endpoint": f"{base}/authorize",
+                "token_endpoint": f"{base}/token", "code_challenge_methods_supported": ["S256"],
+                **changes}
+
+
+@pytest.fixture
+def metadata_server() -> Iterator[MetadataServer]:
+    server = MetadataServer()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+def test_a_datasource_with_only_an_issuer_signs_in_and_calls_the_api(
+    make_provider: Any, clock: FakeClock, browser: BrowserRobot
+) -> None:
+    provider: DemoProvider = make_provider(token_lifetime=600)
+    session = Session(now=clock)
+    ds = Datasource(name="demo", issuer=provider.issuer, client_id="demo-public",
+                    client_auth="none", scopes="profile", base_url=provider.api_url)
+    session.save(ds)
+    saved = session.datasource("demo")
+    assert (saved.token_url, saved.authorization_url, saved.revocation_url) == (
+        provider.token_url, provider.authorization_url, provider.revocation_url)
+    connect(session, "demo", view=QuietView(), open_url=browser, timeout=30)
+    browser.join()
+    with session.client("demo") as api:
+        assert api.get("/api/me").json()["sub"] == "demo-user"
+
+
+def test_openid_connect_discovery_is_the_fallback(metadata_server: MetadataServer) -> None:
+    metadata_server.serve("/.well-known/openid-configuration", metadata_server.metadata())
+    session = Session()
+    session.save(Datasource(name="x", issuer=metadata_server.issuer, client_id="c",
+                            client_auth="none"))
+    assert session.datasource("x").token_url == f"{metadata_server.issuer}/token"
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"issuer": "https://other.example"}, "names 'https://other.example', not"),
+        ({"token_endpoint": "http://as.example/token"}, "token_endpoint that is not an https URL"),
+        ({"code_challenge_methods_supported": ["plain"]}, "does not offer PKCE with S256"),
+        ({"token_endpoint": None}, "has no token_endpoint"),
+        (b"<html>hello</html>", "is not JSON"),
+        (b"x" * (1024 * 1024 + 1), "could not be read (the body is larger than"),
+    ],
+)
+def test_unusable_metadata_is_one_line_and_nothing_is_saved(
+    metadata_server: MetadataServer, document: object, message: str
+) -> None:
+    body = document if isinstance(document, bytes) else metadata_server.metadata(**document)
+    metadata_server.serve("/.well-known/oauth-authorization-server", body)
+    session = Session()
+    with pytest.raises(ConfigError) as raised:
+        session.save(Datasource(name="x", issuer=metadata_server.issuer, client_id="c",
+                                client_auth="none"))
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+    assert session.names() == []
+
+
+def test_no_metadata_anywhere_names_both_places(metadata_server: MetadataServer) -> None:
+    with pytest.raises(ConfigError, match=r"no metadata was found at .*oauth-authorization-server"
+                       r".*openid-configuration"):
+        Session().save(Datasource(name="x", issuer=metadata_server.issuer, client_id="c",
+                                  client_auth="none"))
+
+
+def test_the_magics_add_with_an_issuer_and_discover_again(
+    ip: Any, clock: FakeClock, make_provider: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider: DemoProvider = make_provider()
+    magics = load(ip, session=Session(now=clock))
+    ip.run_line_magic("datasource", f"add demo --issuer {provider.issuer} --client-id demo-public"
+                      f" --client-auth none --base-url {provider.api_url} --no-client-secret")
+    assert magics.context.session.datasource("demo").token_url == provider.token_url
+    ip.run_line_magic("datasource", "discover demo")
+    monkeypatch.setenv("DEMO_SECRET", "demo-basic-secret")
+    ip.run_line_magic("datasource", f"add plain --token-url {provider.token_url} --grant "
+                      "client_credentials --client-id demo-basic --client-secret-env DEMO_SECRET "
+                      f"--base-url {provider.api_url}")
+    with pytest.raises(UsageError, match="'plain' has no issuer to discover from"):
+        ip.run_line_magic("datasource", "discover plain")
+    unload(ip)
