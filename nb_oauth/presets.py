@@ -275,6 +275,42 @@ _PRESETS = (
         quirks=Quirks(scope_separator=","),
         notes="Set the app's Authorization Callback Domain to 127.0.0.1.",
     ),
+    # docs/provider-notes/salesforce.md: every endpoint on the login host (My Domain preferred);
+    # the API is wherever the token response's instance_url says; no expires_in (the session
+    # timeout applies, so renewal follows the API's 401); refresh_token scope for a refresh token.
+    _preset(
+        "salesforce", "Salesforce (option host: login.salesforce.com or your My Domain)",
+        docs=("https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_endpoints"
+              ".htm&language=en_US&type=5",
+              "https://help.salesforce.com/apex/HTViewHelpDoc?id=xcloud.remoteaccess_oauth_web_"
+              "server_flow_ca.htm"),
+        register="https://{host}/lightning/setup/NavigationMenus/home",
+        options=(Option("host", "login.salesforce.com, test.salesforce.com or your My Domain "
+                        "host", default="login.salesforce.com"),),
+        authorization_url="https://{host}/services/oauth2/authorize",
+        token_url="https://{host}/services/oauth2/token",
+        revocation_url="https://{host}/services/oauth2/revoke",
+        scopes=("api", "refresh_token"),
+        client_auth="body",
+        quirks=Quirks(api_base_member="instance_url"),
+        notes="The API's base URL is the instance_url Salesforce names at sign-in.",
+    ),
+    # docs/provider-notes/slack.md: user tokens: the user's scopes go in user_scope (comma-
+    # separated) and the token comes back nested in authed_user; errors as {"ok": false}; HTTP
+    # Basic preferred for the client secret.
+    _preset(
+        "slack", "Slack (user tokens)",
+        docs=("https://docs.slack.dev/authentication/installing-with-oauth",
+              "https://docs.slack.dev/reference/methods/oauth.v2.access",
+              "https://docs.slack.dev/authentication/using-token-rotation"),
+        register="https://api.slack.com/apps",
+        authorization_url="https://slack.com/oauth/v2/authorize",
+        token_url="https://slack.com/api/oauth.v2.access",
+        base_url="https://slack.com/api",
+        quirks=Quirks(scope_separator=",", scope_param="user_scope",
+                      token_member="authed_user"),
+        notes="Tokens expire (and refresh) only with token rotation turned on for the app.",
+    ),
     # docs/provider-notes/zoho.md: accounts host per data centre; access_type=offline for a
     # refresh token; the Zoho-oauthtoken scheme on API calls; comma-separated scopes.
     _preset(
@@ -290,9 +326,8 @@ _PRESETS = (
         header_prefix="Zoho-oauthtoken",
         client_auth="body",
         auth_params={"access_type": "offline", "prompt": "consent"},
-        quirks=Quirks(scope_separator=","),
-        notes="API calls go to the api_domain Zoho gives at sign-in (e.g. https://www.zohoapis.eu):"
-        " set base_url to it.",
+        quirks=Quirks(scope_separator=",", api_base_member="api_domain"),
+        notes="API calls go to the api_domain Zoho names at sign-in: it becomes the base URL.",
     ),
     # docs/provider-notes/keycloak.md: realm endpoints under /realms/{realm}; 127.0.0.1 with any
     # port when registered without one.

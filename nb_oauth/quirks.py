@@ -16,10 +16,15 @@ __all__ = ["Quirks", "RFC"]
 class Quirks:
     """`scope_separator` joins scopes on the wire (RFC 6749 §3.3: a space; Strava, Zoho and Slack
     want commas). `scope_param` is the authorization request's parameter for them (Slack user
-    tokens: `user_scope`)."""
+    tokens: `user_scope`). `token_member`: the token response holds the user's token set inside
+    this member (Slack: `authed_user`), sent as a Bearer token whatever its `token_type` says.
+    `api_base_member`: the token response names the API's root in this member (Salesforce
+    `instance_url`, Zoho `api_domain`); it becomes the datasource's `base_url` at sign-in."""
 
     scope_separator: str = " "
     scope_param: str = "scope"
+    token_member: str | None = None
+    api_base_member: str | None = None
 
 
 #: What the RFCs say: every datasource without a preset.

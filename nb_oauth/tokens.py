@@ -172,8 +172,12 @@ def parse_token_response(
     strict_token_type: bool = False,
     datasource: str | None = None,
     secrets: Iterable[Secret] = (),
+    token_member: str | None = None,
 ) -> TokenSet:
     """Turn a token endpoint response into a `TokenSet`, or raise.
+
+    `token_member` names the member that holds the token set for providers that nest it (Slack's
+    `authed_user`); its token is sent as Bearer whatever `token_type` it gives.
 
     `grant` is the grant the request used (`authorization_code`, `refresh_token`,
     `client_credentials`). For a refresh, pass the previously granted scopes as `requested_scopes`
@@ -205,6 +209,14 @@ def parse_token_response(
     if members.get("ok") is False:
         # Slack answers every call with {"ok": ...}; false with no "error" is still a failure.
         fail("the response says ok: false", _names(members))
+    if token_member is not None:
+        nested = members.get(token_member)
+        if isinstance(nested, dict):
+            members = dict(nested)
+        elif "access_token" not in members:
+            fail(f"there is no {token_member} object", _names(members))
+        # The provider's own token_type ("user") names the kind of token, not the scheme.
+        members = {**members, "token_type": "Bearer"}
     access_token = members.get("access_token")
     if "access_token" not in members:
         fail("there is no access_token", _names(members))

@@ -38,6 +38,12 @@ class Profile:
     expires_at_only: bool = False
     rotate: bool = True
     lifetime: int = 3600
+    #: The answer says nothing of the expiry (Salesforce): the API's 401 is the only sign.
+    no_expiry: bool = False
+    #: The token set sits in this member (Slack: authed_user), beside "ok": true.
+    nest: str | None = None
+    #: The answer names the API's root in this member (Salesforce instance_url, Zoho api_domain).
+    api_base_member: str | None = None
 
 
 @dataclass
@@ -146,10 +152,17 @@ class Emulation:
                 refresh = entry.form["refresh_token"]
         body: dict[str, object] = {"access_token": access, "token_type": "bearer",
                                    "refresh_token": refresh}
-        if self.profile.expires_at_only:
+        if self.profile.no_expiry:
+            pass
+        elif self.profile.expires_at_only:
             body["expires_at"] = int(self.now() + self.profile.lifetime)
         else:
             body["expires_in"] = self.profile.lifetime
+        if self.profile.api_base_member:
+            body[self.profile.api_base_member] = self.base
+        if self.profile.nest:
+            body = {"ok": True, "access_token": "bot-token-not-for-us", "token_type": "bot",
+                    self.profile.nest: {**body, "token_type": "user"}}
         accepts_json = "application/json" in entry.headers.get("accept", "")
         if self.profile.form_unless_json_accepted and not accepts_json:
             return self._send_form(http, body)

@@ -100,6 +100,17 @@ def check_strava(emulation: Emulation) -> None:
     assert _authorize(emulation)["scope"] == "read,activity:read_all"
 
 
+def check_salesforce(emulation: Emulation) -> None:
+    # No expiry given: the expired token's 401 brought the refresh, and the call was replayed.
+    assert len(_api_headers(emulation)) == 3
+    assert _authorize(emulation)["scope"] == "api refresh_token"
+
+
+def check_slack(emulation: Emulation) -> None:
+    query = _authorize(emulation)
+    assert query["user_scope"] == "search:read,users:read" and "scope" not in query
+
+
 def check_public_client(emulation: Emulation) -> None:
     # Okta native apps: no secret, PKCE only (the emulation refuses a secret).
     assert all("client_secret" not in r.form for r in emulation.requests("/token"))
@@ -116,7 +127,8 @@ CASES = [
     Case("google", Profile(client_auth="body"), check_google),
     Case("microsoft", Profile(client_auth="body"), check_microsoft,
          {"tenant": "contoso.onmicrosoft.com"}),
-    Case("zoho", Profile(scheme="Zoho-oauthtoken", client_auth="body"), check_zoho,
+    Case("zoho", Profile(scheme="Zoho-oauthtoken", client_auth="body",
+                         api_base_member="api_domain"), check_zoho,
          {"region": "eu"}, "ZohoCRM.modules.ALL,ZohoCRM.users.READ"),
     Case("keycloak", Profile(lifetime=300), no_more, {"host": "sso.example.org", "realm": "lab"}),
     Case("dropbox", Profile(lifetime=4 * 3600), check_dropbox),
@@ -130,6 +142,10 @@ CASES = [
          {"domain": "t.eu.auth0.com", "audience": "https://api.example.org/"}),
     Case("strava", Profile(client_auth="body", expires_at_only=True, lifetime=6 * 3600),
          check_strava, {}, "read,activity:read_all"),
+    Case("salesforce", Profile(client_auth="body", no_expiry=True, rotate=False,
+                               api_base_member="instance_url"), check_salesforce),
+    Case("slack", Profile(nest="authed_user", lifetime=12 * 3600), check_slack, {},
+         "search:read,users:read"),
 ]
 
 
@@ -157,8 +173,10 @@ def test_the_whole_story_against_the_emulated_provider(
         "client_id": emulation.client_id,
         # The only overrides: the endpoints, pointed at the emulation.
         "authorization_url": f"{base}/authorize", "token_url": f"{base}/token",
-        "base_url": base, "issuer": base, "revocation_url": f"{base}/revoke",
+        "issuer": base, "revocation_url": f"{base}/revoke",
     }
+    if not case.profile.api_base_member:
+        fields["base_url"] = base  # else the provider names it at sign-in
     if case.scopes:
         fields["scopes"] = case.scopes
     ds = Datasource(**fields)
@@ -175,6 +193,11 @@ def test_the_whole_story_against_the_emulated_provider(
 
     assert len(_tokens(emulation, "authorization_code")) == 1
     assert len(_tokens(emulation, "refresh_token")) == 1
+    if case.profile.api_base_member:
+        # The API's root named at sign-in (instance_url, api_domain) became the base URL.
+        assert session.datasource(case.provider).base_url == base
+    else:
+        assert len(_api_headers(emulation)) == 2  # renewed before the call, never after a 401
     case.check(emulation)
     # What every datasource does, whatever the preset: S256 PKCE, state, loopback redirect.
     query = _authorize(emulation)

@@ -26,8 +26,8 @@ def test_providers_lists_every_preset_with_a_description_and_its_sources() -> No
     listed = nb_oauth.providers()
     assert set(listed) == {
         "atlassian", "auth0", "dropbox", "github", "gitlab", "google", "hubspot", "keycloak",
-        "microsoft", "notion", "okta", "spotify", "strava", "xero", "zoho",
-    }  # salesforce and slack wait for their quirks (instance_url; authed_user, user_scope)
+        "microsoft", "notion", "okta", "salesforce", "slack", "spotify", "strava", "xero", "zoho",
+    }  # the 17 presets of the product's provider list
     assert all(text for text in listed.values())
     for preset in presets.PRESETS.values():
         assert preset.docs and all(url.startswith("https://") for url in preset.docs)

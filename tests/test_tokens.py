@@ -528,3 +528,15 @@ def test_ok_false_without_an_error_code_is_a_failure_even_with_http_200() -> Non
     with pytest.raises(TokenError) as info:
         parse({"ok": False, "error": "invalid_code"})
     assert info.value.error == "invalid_code" and info.value.status_code == 200
+
+
+def test_a_nested_token_set_is_read_from_its_member_and_sent_as_bearer() -> None:
+    # Slack: the user's token sits in authed_user, with token_type "user".
+    body = {"ok": True, "access_token": "xoxb-bot", "token_type": "bot",
+            "authed_user": {"access_token": "xoxp-user", "token_type": "user",
+                            "refresh_token": "xoxe-1", "expires_in": 43200, "scope": "a,b"}}
+    tokens = parse(body, token_member="authed_user")
+    assert tokens.access_token.reveal() == "xoxp-user" and tokens.token_type == "Bearer"
+    assert tokens.refresh_token is not None and tokens.granted_scopes == ("a", "b")
+    with pytest.raises(TokenEndpointError, match="no authed_user object"):
+        parse({"ok": True, "team": {}}, token_member="authed_user")

@@ -12,6 +12,7 @@ serves a terminal, a notebook and the widgets.
 from __future__ import annotations
 
 import getpass
+import json
 import threading
 import warnings
 import webbrowser
@@ -212,11 +213,14 @@ def connect(
             view.ended()
             raise
     try:
-        tokens = _redeem(ds.name, request, client_secret, code, session.now())
+        tokens, api_base = _redeem(ds.name, request, client_secret, code, session.now())
         _store_tokens(session, name, tokens)
     except BaseException:
         view.ended()
         raise
+    if api_base is not None and api_base.rstrip("/") != (ds.base_url or "").rstrip("/"):
+        # The provider named the API's root at sign-in (Salesforce instance_url, Zoho api_domain).
+        session.save(ds.replace(base_url=api_base))
     result = ConnectResult(
         datasource=name,
         expires_in=tokens.expires_in(session.now()),
@@ -303,7 +307,7 @@ def _redeem(
     client_secret: Secret | None,
     code: Secret,
     received_at: float,
-) -> TokenSet:
+) -> tuple[TokenSet, str | None]:
     """Exchange the code (RFC 6749 §4.1.3) with the same redirect_uri
     (security.md#state-pkce-and-the-redirect-uri) and verifier.
 
@@ -327,7 +331,7 @@ def _redeem(
         # Say whose sign-in and which server, in the one line the user sees.
         exc.args = (f"Sign-in for {name} at {where}: {exc.args[0]}",)
         raise
-    return read_token_response(
+    tokens = read_token_response(
         token_request,
         status_code=response.status_code,
         content_type=response.headers.get("Content-Type"),
@@ -335,6 +339,23 @@ def _redeem(
         now=received_at,
         datasource=name,
     )
+    return tokens, _api_base(request.datasource, response.content)
+
+
+def _api_base(ds: Datasource, body: bytes) -> str | None:
+    """The API root the token response names, for a provider whose preset says it does; only
+    an http(s) URL (the datasource's own checks then require https off loopback)."""
+    member = ds.quirks.api_base_member
+    if member is None:
+        return None
+    try:
+        value = json.loads(body).get(member)
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(value, str):
+        return None
+    # Zoho gives a bare URL; some give a host only: an origin is required either way.
+    return value if origin(value) else None
 
 
 def disconnect(session: Session, name: str) -> DisconnectResult:

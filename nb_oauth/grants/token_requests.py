@@ -48,6 +48,8 @@ class TokenRequest:
     requested_scopes: tuple[str, ...] = ()
     spent: tuple[Secret, ...] = field(default=(), repr=False)
     method: str = "POST"
+    #: The member of the response that holds the token set (a provider quirk), if not the top.
+    token_member: str | None = None
 
     def __repr__(self) -> str:
         return f"TokenRequest(grant={self.grant!r}, url={redact_url(self.url)!r})"
@@ -110,6 +112,7 @@ def _authenticated_post(
         body=body,
         requested_scopes=requested_scopes,
         spent=spent,
+        token_member=datasource.quirks.token_member,
     )
 
 
@@ -222,4 +225,5 @@ def read_token_response(
         grant=request.grant,
         datasource=datasource,
         secrets=request.spent,
+        token_member=request.token_member,
     )
