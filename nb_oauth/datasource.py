@@ -138,9 +138,11 @@ class Datasource:
             "provider_options": lambda: _params(
                 "provider_options", self.provider_options, frozenset()
             ),
-            # Not required when a preset gives it or the issuer's metadata will (at save time).
+            # Not required when a preset gives it, or metadata will at save time: the issuer's,
+            # or the API's (RFC 9728) when only base_url is given.
             "token_url": lambda: _url("token_url", self.token_url or None, insecure,
-                                      required=self.issuer is None) or "",
+                                      required=self.issuer is None and self.base_url is None)
+            or "",
             "authorization_url": lambda: _url(
                 "authorization_url", self.authorization_url, insecure
             ),
@@ -217,7 +219,7 @@ class Datasource:
             self.grant == "authorization_code"
             and self.authorization_url is None
             and "authorization_url" not in invalid
-            and not (self.issuer and not self.token_url)  # the issuer's metadata will give it
+            and not (not self.token_url and (self.issuer or self.base_url))  # metadata will
         ):
             problems.append(ConfigError(
                 "authorization_url",
@@ -334,9 +336,9 @@ class Datasource:
                     f"remove it or fix the spelling; fields are {', '.join(known)}",
                 )
         for key in _REQUIRED:
-            if key not in config and not (
-                key == "token_url" and (config.get("provider") or config.get("issuer"))
-            ):
+            if key not in config and not (key == "token_url" and (
+                config.get("provider") or config.get("issuer") or config.get("base_url")
+            )):
                 raise ConfigError(key, "is missing", f"add the datasource's {key}")
         values: dict[str, Any] = dict(config)
         return cls(**values)

@@ -1,13 +1,24 @@
-"""Discovery from the issuer: a datasource that gives its `issuer` and no `token_url` takes its
-endpoints from the authorization server's metadata, fetched when it is saved (RFC 8414, then
-OpenID Connect Discovery 1.0). security.md#checking-the-authorization-response: the metadata
-must name exactly the configured issuer, use https, and offer S256 PKCE for sign-ins.
+"""Discovery when a datasource is saved without its endpoints.
+
+* From the issuer: a datasource that gives its `issuer` and no `token_url` takes its endpoints
+  from the authorization server's metadata (RFC 8414, then OpenID Connect Discovery 1.0).
+* From the API: one that gives only its `base_url` first reads the API's protected resource
+  metadata (RFC 9728: the well-known URL with path insertion, else the `resource_metadata` a 401
+  challenge names), whose first authorization server becomes the `issuer` and whose `resource`
+  the datasource's `resource` (RFC 8707), then discovers from that issuer.
+
+security.md#checking-the-authorization-response: the metadata must name exactly the configured
+issuer (or resource), use https, and offer S256 PKCE for sign-ins.
 """
 
 from __future__ import annotations
 
+import json
+from urllib.parse import urlsplit, urlunsplit
+
 import httpx
 
+from nb_oauth.bearer import origin, parse_challenges
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import ConfigError, NbOAuthError, TokenEndpointError, first_line
 from nb_oauth.grants.metadata import (
@@ -16,14 +27,99 @@ from nb_oauth.grants.metadata import (
     openid_configuration_url,
     read_metadata,
 )
-from nb_oauth.token_http import get_document
+from nb_oauth.token_http import DEFAULT_TIMEOUT, get_document
 
-__all__ = ["discover", "needs_discovery", "with_discovered_endpoints"]
+__all__ = ["discover", "discover_from_api", "needs_discovery", "with_discovered_endpoints"]
+
+_RESOURCE_WELL_KNOWN = "/.well-known/oauth-protected-resource"
 
 
 def needs_discovery(datasource: Datasource) -> bool:
-    """Does `datasource` take its endpoints from its issuer's metadata?"""
-    return datasource.issuer is not None and not datasource.token_url
+    """Does `datasource` take its endpoints from metadata (its issuer's, or its API's)?"""
+    return not datasource.token_url and (
+        datasource.issuer is not None or datasource.base_url is not None
+    )
+
+
+def resource_metadata_url(resource: str) -> str:
+    """RFC 9728 §3.1: the well-known path inserted before the resource's path."""
+    parts = urlsplit(resource)
+    return urlunsplit(
+        (parts.scheme, parts.netloc, _RESOURCE_WELL_KNOWN + parts.path.rstrip("/"), "", "")
+    )
+
+
+def discover_from_api(base_url: str) -> tuple[str, str]:
+    """(resource, issuer) from the API's protected resource metadata (RFC 9728).
+
+    Raises `ConfigError` (field ``base_url``, one line) when the API publishes none, or one for
+    another resource, or one without an authorization server.
+    """
+    url = resource_metadata_url(base_url)
+    status, body = _fetch("base_url", url)
+    if status != 200:
+        named = _challenged_metadata_url(base_url)
+        if named is None:
+            raise ConfigError(
+                "base_url", f"the API publishes no protected resource metadata at {url} "
+                f"(HTTP {status}) and names none in a 401",
+                "give token_url and authorization_url, or the issuer, or a provider preset",
+            )
+        url = named
+        status, body = _fetch("base_url", url)
+        if status != 200:
+            raise ConfigError("base_url", f"the metadata at {url} answered HTTP {status}",
+                              "give the issuer or the endpoints yourself")
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise ConfigError("base_url", f"the metadata at {url} is not a JSON object",
+                          "give the issuer or the endpoints yourself")
+    resource = document.get("resource")
+    if not isinstance(resource, str) or resource.rstrip("/") != base_url.rstrip("/"):
+        shown = resource if isinstance(resource, str) else "no resource"
+        raise ConfigError(
+            "base_url", f"the metadata at {url} is for {shown[:200]!r}, not {base_url!r}",
+            "set base_url to the API's resource identifier (RFC 9728 §3.3)",
+        )
+    servers = document.get("authorization_servers")
+    if not isinstance(servers, list) or not servers or not isinstance(servers[0], str):
+        raise ConfigError("base_url", f"the metadata at {url} names no authorization server",
+                          "give the issuer or the endpoints yourself")
+    return resource, servers[0]
+
+
+def _challenged_metadata_url(base_url: str) -> str | None:
+    """The `resource_metadata` URL a 401 from the API names (RFC 9728 §5.1), if any."""
+    try:
+        response = httpx.get(base_url, timeout=DEFAULT_TIMEOUT, follow_redirects=False)
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 401:
+        return None
+    for challenge in parse_challenges(response.headers.get_list("WWW-Authenticate")):
+        named = challenge.params.get("resource_metadata")
+        if named and origin(named):
+            return named
+    return None
+
+
+def _fetch(field_name: str, url: str) -> tuple[int, bytes]:
+    try:
+        return get_document(url)
+    except (httpx.HTTPError, NbOAuthError) as exc:
+        if isinstance(exc, TokenEndpointError):
+            problem = exc.reason  # the size cap: the body is larger than ...
+        elif isinstance(exc, NbOAuthError):
+            problem = first_line(exc)
+        else:
+            problem = f"{type(exc).__name__}: {exc}"
+        raise ConfigError(
+            field_name, f"the metadata at {url} could not be read ({problem})",
+            "check the URL and that the server is up, or give token_url",
+        ) from None
 
 
 def discover(issuer: str, *, authorization_code: bool) -> ServerMetadata:
@@ -33,19 +129,7 @@ def discover(issuer: str, *, authorization_code: bool) -> ServerMetadata:
     """
     tried: list[str] = []
     for url in dict.fromkeys((metadata_url(issuer), openid_configuration_url(issuer))):
-        try:
-            status, body = get_document(url)
-        except (httpx.HTTPError, NbOAuthError) as exc:
-            if isinstance(exc, TokenEndpointError):
-                problem = exc.reason  # the size cap: the body is larger than ...
-            elif isinstance(exc, NbOAuthError):
-                problem = first_line(exc)
-            else:
-                problem = f"{type(exc).__name__}: {exc}"
-            raise ConfigError(
-                "issuer", f"the metadata at {url} could not be read ({problem})",
-                "check that the issuer URL is right and the server is up, or give token_url",
-            ) from None
+        status, body = _fetch("issuer", url)
         if status == 200:
             return read_metadata(issuer, body, url=url, authorization_code=authorization_code)
         tried.append(f"{url} (HTTP {status})")
@@ -57,7 +141,11 @@ def discover(issuer: str, *, authorization_code: bool) -> ServerMetadata:
 
 def with_discovered_endpoints(datasource: Datasource, *, refresh: bool = False) -> Datasource:
     """`datasource` with the endpoints its issuer's metadata gives: where it gives none, or all
-    of them with `refresh=True` (`%datasource discover`)."""
+    of them with `refresh=True` (`%datasource discover`). Without an issuer, the API's protected
+    resource metadata names it first (and the `resource`)."""
+    if datasource.issuer is None and datasource.base_url is not None and not refresh:
+        resource, issuer = discover_from_api(datasource.base_url)
+        datasource = datasource.replace(issuer=issuer, resource=datasource.resource or resource)
     if datasource.issuer is None:
         raise ConfigError("issuer", f"{datasource.name!r} has no issuer to discover from",
                           "set issuer to the authorization server's issuer URL")

@@ -26,7 +26,8 @@ class MetadataServer:
 
     def __init__(self) -> None:
         self.documents: dict[str, tuple[int, bytes]] = {}
-        documents = self.documents
+        self.headers: dict[str, dict[str, str]] = {}
+        documents, extra = self.documents, self.headers
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
@@ -36,6 +37,8 @@ class MetadataServer:
                 status, body = documents.get(self.path, (404, b"{}"))
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                for key, value in extra.get(self.path, {}).items():
+                    self.send_header(key, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -135,3 +138,69 @@ def test_the_magics_add_with_an_issuer_and_discover_again(
     with pytest.raises(UsageError, match="'plain' has no issuer to discover from"):
         ip.run_line_magic("datasource", "discover plain")
     unload(ip)
+
+
+# -- discovery from the API (RFC 9728) -----------------------------------------------------------
+
+
+def test_a_datasource_with_only_the_api_url_signs_in_and_calls_the_api(
+    make_provider: Any, clock: FakeClock, browser: BrowserRobot
+) -> None:
+    provider: DemoProvider = make_provider(token_lifetime=600)
+    session = Session(now=clock)
+    session.save(Datasource(name="api", base_url=provider.api_url, client_id="demo-public",
+                            client_auth="none", scopes="profile"))
+    saved = session.datasource("api")
+    assert saved.issuer == provider.issuer and saved.resource == provider.api_url
+    assert saved.token_url == provider.token_url
+    connect(session, "api", view=QuietView(), open_url=browser, timeout=30)
+    browser.join()
+    (url,) = browser.opened
+    assert "resource=" in url  # RFC 8707: the token is asked for this API
+    with session.client("api") as api:
+        assert api.get("/api/me").json()["sub"] == "demo-user"
+
+
+def test_the_metadata_a_401_names_is_the_fallback(
+    metadata_server: MetadataServer, make_provider: Any
+) -> None:
+    provider: DemoProvider = make_provider()
+    api = metadata_server.issuer  # this server plays the API; the demo is the issuer
+    named = f"{api}/meta/resource"
+    metadata_server.serve("/", {"error": "unauthorized"}, status=401)
+    metadata_server.headers["/"] = {"WWW-Authenticate": f'Bearer resource_metadata="{named}"'}
+    metadata_server.serve("/meta/resource", {"resource": api,
+                                             "authorization_servers": [provider.issuer]})
+    session = Session()
+    session.save(Datasource(name="x", base_url=api, client_id="demo-public", client_auth="none"))
+    assert session.datasource("x").issuer == provider.issuer
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"resource": "https://other.example", "authorization_servers": ["x"]},
+         "is for 'https://other.example', not"),
+        ({"authorization_servers": []}, "is for 'no resource'"),
+        ("RESOURCE", "names no authorization server"),
+    ],
+)
+def test_unusable_resource_metadata_is_one_line_and_nothing_is_saved(
+    metadata_server: MetadataServer, document: object, message: str
+) -> None:
+    api = metadata_server.issuer
+    if document == "RESOURCE":
+        document = {"resource": api, "authorization_servers": []}
+    metadata_server.serve("/.well-known/oauth-protected-resource", document)
+    session = Session()
+    with pytest.raises(ConfigError) as raised:
+        session.save(Datasource(name="x", base_url=api, client_id="c", client_auth="none"))
+    assert message in str(raised.value) and raised.value.field == "base_url"
+    assert session.names() == []
+
+
+def test_an_api_without_metadata_says_what_to_give(metadata_server: MetadataServer) -> None:
+    with pytest.raises(ConfigError, match="publishes no protected resource metadata.*give "
+                       "token_url and authorization_url, or the issuer, or a provider preset"):
+        Session().save(Datasource(name="x", base_url=metadata_server.issuer, client_id="c",
+                                  client_auth="none"))

@@ -21,14 +21,34 @@ __all__ = ["create_api_app"]
 _REALM = 'realm="nb_oauth demo"'
 
 
-def create_api_app(store: DemoStore, settings: DemoSettings) -> Flask:
-    """Build the resource server's Flask app over the authorization server's token store."""
+def create_api_app(
+    store: DemoStore, settings: DemoSettings, *, resource: str = "", issuer: str = ""
+) -> Flask:
+    """Build the resource server's Flask app over the authorization server's token store.
+
+    With `resource` (its own root URL) and `issuer`, it publishes RFC 9728 protected resource
+    metadata and names it in every 401 challenge (`resource_metadata`), as MCP servers do.
+    """
     app = Flask("nb_oauth.demo.api")
     prefixes = {p.lower() for p in settings.api_token_prefixes}
+    metadata_url = f"{resource}/.well-known/oauth-protected-resource" if resource else None
 
     def deny(status: int, error: str | None, description: str | None) -> Response:
         store.count(f"api_{status}")
-        return _challenge(status, error, description)
+        return _challenge(status, error, description, metadata_url if status == 401 else None)
+
+    @app.get("/.well-known/oauth-protected-resource")
+    def protected_resource_metadata() -> Any:
+        # RFC 9728 §2-3: the resource identifier, and the authorization servers that issue
+        # tokens for it.
+        if not resource:
+            return jsonify({"error": "not_found"}), 404
+        return jsonify({
+            "resource": resource,
+            "authorization_servers": [issuer],
+            "bearer_methods_supported": ["header", "query"],
+            "scopes_supported": ["profile", "items:read", "items:write"],
+        })
 
     def authorize(scope: str | None) -> IssuedToken | Response:
         store.count("api_requests")
@@ -113,13 +133,18 @@ def _positive_int(name: str, default: int) -> int:
         return default
 
 
-def _challenge(status: int, error: str | None, description: str | None) -> Response:
-    """An RFC 6750 §3 ``WWW-Authenticate: Bearer`` challenge."""
+def _challenge(
+    status: int, error: str | None, description: str | None, metadata_url: str | None = None
+) -> Response:
+    """An RFC 6750 §3 ``WWW-Authenticate: Bearer`` challenge (with RFC 9728 §5.1
+    ``resource_metadata`` when the API publishes its metadata)."""
     parts = [_REALM]
     if error:
         parts.append(f'error="{error}"')
     if description:
         parts.append(f'error_description="{description}"')
+    if metadata_url:
+        parts.append(f'resource_metadata="{metadata_url}"')
     body = {"error": error or "unauthorized"}
     response = jsonify(body)
     response.status_code = status

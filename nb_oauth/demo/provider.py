@@ -93,7 +93,9 @@ class DemoProvider:
             self.api_url = f"http://{HOST}:{api_port}"
             apps = (
                 create_authorization_app(self._store, self.settings, self.issuer),
-                create_api_app(self._store, self.settings),
+                create_api_app(
+                    self._store, self.settings, resource=self.api_url, issuer=self.issuer
+                ),
             )
             for sock, app in zip(sockets, apps, strict=True):
                 self._serve(sock, app)

@@ -220,7 +220,7 @@ def _add(ctx: Context, words: list[str]) -> object:
     _refuse_literal_secret(words)
     args = _field_parser("%datasource add", editing=False).parse_args(words)
     fields = _fields(args)
-    required = ("client_id",) if {"provider", "issuer"} & set(fields) else (
+    required = ("client_id",) if {"provider", "issuer", "base_url"} & set(fields) else (
         "token_url", "client_id"
     )
     missing = [f for f in required if f not in fields]
