@@ -105,7 +105,7 @@ class Datasource:
     grant: Grant = "authorization_code"
     token_url: str = ""
     authorization_url: str | None = None
-    client_id: str
+    client_id: str = ""
     scopes: Sequence[str] = ()
     token_placement: TokenPlacement = "header"
     header_prefix: str = "Bearer"
@@ -146,7 +146,12 @@ class Datasource:
             "authorization_url": lambda: _url(
                 "authorization_url", self.authorization_url, insecure
             ),
-            "client_id": lambda: _text("client_id", self.client_id),
+            # Not required when the endpoints come from metadata too, which may offer dynamic
+            # registration (RFC 7591) at save time.
+            "client_id": lambda: _text(
+                "client_id", self.client_id,
+                required=bool(self.token_url) or (self.issuer is None and self.base_url is None),
+            ),
             "scopes": lambda: _scopes(self.scopes),
             "token_placement": lambda: _choice(
                 "token_placement", self.token_placement, _PLACEMENTS

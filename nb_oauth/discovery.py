@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from nb_oauth.bearer import origin, parse_challenges
-from nb_oauth.datasource import Datasource
+from nb_oauth.datasource import Datasource, loopback_redirect_uri
 from nb_oauth.errors import ConfigError, NbOAuthError, TokenEndpointError, first_line
 from nb_oauth.grants.metadata import (
     ServerMetadata,
@@ -27,18 +27,101 @@ from nb_oauth.grants.metadata import (
     openid_configuration_url,
     read_metadata,
 )
-from nb_oauth.token_http import DEFAULT_TIMEOUT, get_document
+from nb_oauth.redact import redact_text
+from nb_oauth.token_http import DEFAULT_TIMEOUT, get_document, post_json
 
-__all__ = ["discover", "discover_from_api", "needs_discovery", "with_discovered_endpoints"]
+__all__ = [
+    "complete",
+    "discover",
+    "discover_from_api",
+    "needs_discovery",
+    "rediscover",
+    "register_client",
+]
 
 _RESOURCE_WELL_KNOWN = "/.well-known/oauth-protected-resource"
 
 
 def needs_discovery(datasource: Datasource) -> bool:
-    """Does `datasource` take its endpoints from metadata (its issuer's, or its API's)?"""
+    """Does `datasource` take its endpoints (and, without a client id, its registration) from
+    metadata? Only when it gives no token endpoint: given endpoints are never second-guessed."""
     return not datasource.token_url and (
         datasource.issuer is not None or datasource.base_url is not None
     )
+
+
+def complete(datasource: Datasource) -> Datasource:
+    """`datasource` with what metadata supplies: the issuer and resource from the API's (when
+    only `base_url` is given), the endpoints from the issuer's, and a client id registered at
+    its registration endpoint when none is given (RFC 7591). Raises `ConfigError`, one line;
+    nothing is saved then."""
+    if datasource.issuer is None and datasource.base_url is not None:
+        resource, issuer = discover_from_api(datasource.base_url)
+        datasource = datasource.replace(issuer=issuer, resource=datasource.resource or resource)
+    if datasource.issuer is None:
+        raise ConfigError("issuer", f"{datasource.name!r} has no issuer to discover from",
+                          "set issuer to the authorization server's issuer URL")
+    metadata = discover(
+        datasource.issuer, authorization_code=datasource.grant == "authorization_code"
+    )
+    registered: dict[str, str] = {}
+    if not datasource.client_id:
+        registered = {
+            "client_id": register_client(datasource, metadata.registration_endpoint),
+            "client_auth": "none",
+        }
+    return datasource.replace(
+        token_url=metadata.token_endpoint,
+        authorization_url=datasource.authorization_url or metadata.authorization_endpoint,
+        revocation_url=datasource.revocation_url or metadata.revocation_endpoint,
+        **registered,
+    )
+
+
+def register_client(datasource: Datasource, endpoint: str | None) -> str:
+    """Register `datasource` as a native public client (RFC 7591 §3.1, RFC 8252 §8.4: loopback
+    redirect URIs, no secret) and return the issued client id. Nothing secret is kept: a public
+    client has no secret."""
+    redirect = loopback_redirect_uri(datasource.redirect_port)
+    if endpoint is None:
+        raise ConfigError(
+            "client_id", f"the provider of {datasource.name!r} offers no dynamic registration",
+            f"register an app there with the redirect URI {redirect} and give its client_id",
+        )
+    request = {
+        "client_name": f"nb_oauth ({datasource.name})",
+        "redirect_uris": [redirect, loopback_redirect_uri(datasource.redirect_port, ipv6=True)],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    }
+    status, body = _post("client_id", endpoint, request)
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        answer = {}
+    client_id = answer.get("client_id")
+    if status not in (200, 201) or not isinstance(client_id, str) or not client_id:
+        error = answer.get("error_description") or answer.get("error") or f"HTTP {status}"
+        raise ConfigError(
+            "client_id", f"the registration endpoint {endpoint} refused to register "
+            f"{datasource.name!r} ({redact_text(str(error), limit=200)})",
+            "register an app at the provider yourself and give its client_id",
+        )
+    return client_id
+
+
+def _post(field_name: str, url: str, body: object) -> tuple[int, bytes]:
+    try:
+        return post_json(url, body)
+    except (httpx.HTTPError, NbOAuthError) as exc:
+        problem = exc.reason if isinstance(exc, TokenEndpointError) else (
+            first_line(exc) if isinstance(exc, NbOAuthError) else f"{type(exc).__name__}: {exc}"
+        )
+        raise ConfigError(field_name, f"{url} could not be reached ({problem})",
+                          "check that the server is up, or give client_id yourself") from None
 
 
 def resource_metadata_url(resource: str) -> str:
@@ -139,23 +222,17 @@ def discover(issuer: str, *, authorization_code: bool) -> ServerMetadata:
     )
 
 
-def with_discovered_endpoints(datasource: Datasource, *, refresh: bool = False) -> Datasource:
-    """`datasource` with the endpoints its issuer's metadata gives: where it gives none, or all
-    of them with `refresh=True` (`%datasource discover`). Without an issuer, the API's protected
-    resource metadata names it first (and the `resource`)."""
-    if datasource.issuer is None and datasource.base_url is not None and not refresh:
-        resource, issuer = discover_from_api(datasource.base_url)
-        datasource = datasource.replace(issuer=issuer, resource=datasource.resource or resource)
+def rediscover(datasource: Datasource) -> Datasource:
+    """`datasource` with every endpoint its issuer's metadata gives now (`%datasource
+    discover`): the metadata is the authority for them."""
     if datasource.issuer is None:
         raise ConfigError("issuer", f"{datasource.name!r} has no issuer to discover from",
                           "set issuer to the authorization server's issuer URL")
     metadata = discover(
         datasource.issuer, authorization_code=datasource.grant == "authorization_code"
     )
-    keep = not refresh
     return datasource.replace(
         token_url=metadata.token_endpoint,
-        authorization_url=(keep and datasource.authorization_url)
-        or metadata.authorization_endpoint,
-        revocation_url=(keep and datasource.revocation_url) or metadata.revocation_endpoint,
+        authorization_url=metadata.authorization_endpoint or datasource.authorization_url,
+        revocation_url=metadata.revocation_endpoint or datasource.revocation_url,
     )

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from nb_oauth.datasource import Datasource
-from nb_oauth.discovery import needs_discovery, with_discovered_endpoints
+from nb_oauth.discovery import complete, needs_discovery, rediscover
 from nb_oauth.errors import ConfigError
 from nb_oauth.oauth2_auth import OAuth2Auth
 from nb_oauth.redirects import async_redirect_guard, redirect_guard
@@ -69,8 +69,9 @@ class Session:
             raise TypeError(f"save() takes a Datasource, not {type(datasource).__name__}")
         secret = _secret(client_secret)
         if needs_discovery(datasource):
-            # The endpoints come from the issuer's metadata, checked, before anything is saved.
-            datasource = with_discovered_endpoints(datasource)
+            # Endpoints (and a registered client id) from metadata, checked, before anything is
+            # saved: a failure leaves nothing half-configured.
+            datasource = complete(datasource)
         name = datasource.name
         problem = missing_secret(
             name, datasource.grant, secret is not None or self._has_secret(name)
@@ -115,7 +116,7 @@ class Session:
         """Fetch `name`'s issuer metadata again and save the endpoints it gives
         (`%datasource discover NAME`). Raises `ConfigError` (one line) and saves nothing when
         the metadata is missing or unusable."""
-        updated = with_discovered_endpoints(self.datasource(name), refresh=True)
+        updated = rediscover(self.datasource(name))
         self.save(updated)
         return updated
 

@@ -26,6 +26,7 @@ __all__ = [
     "aread_token_body",
     "DEFAULT_TIMEOUT",
     "get_document",
+    "post_json",
     "is_token_request",
     "read_token_body",
     "request_error",
@@ -139,6 +140,24 @@ def send_token_request(
         finally:
             response.close()
     return response
+
+
+def post_json(
+    url: str, body: object, timeout: httpx.Timeout = DEFAULT_TIMEOUT
+) -> tuple[int, bytes]:
+    """POST a JSON object (a dynamic client registration, RFC 7591 §3.1): status and body, with
+    the same size cap as token responses; redirects are not followed."""
+    request = httpx.Request(
+        "POST", url, json=body, headers={"Accept": "application/json"},
+        extensions={"timeout": timeout.as_dict()},
+    )
+    with httpx.Client(follow_redirects=False) as client:
+        response = client.send(request, stream=True)
+        try:
+            read_token_body(response)
+        finally:
+            response.close()
+    return response.status_code, response.content
 
 
 def get_document(url: str, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> tuple[int, bytes]:

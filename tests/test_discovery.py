@@ -33,6 +33,10 @@ class MetadataServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.do_GET()
+
             def do_GET(self) -> None:  # noqa: N802
                 status, body = documents.get(self.path, (404, b"{}"))
                 self.send_response(status)
@@ -204,3 +208,59 @@ def test_an_api_without_metadata_says_what_to_give(metadata_server: MetadataServ
                        "token_url and authorization_url, or the issuer, or a provider preset"):
         Session().save(Datasource(name="x", base_url=metadata_server.issuer, client_id="c",
                                   client_auth="none"))
+
+
+# -- dynamic client registration (RFC 7591) ------------------------------------------------------
+
+
+def test_without_a_client_id_one_is_registered_once_and_the_story_runs(
+    make_provider: Any, clock: FakeClock, browser: BrowserRobot
+) -> None:
+    provider: DemoProvider = make_provider(token_lifetime=600)
+    session = Session(now=clock)
+    session.save(Datasource(name="reg", base_url=provider.api_url, scopes="profile"))
+    saved = session.datasource("reg")
+    assert saved.client_id and saved.client_auth == "none"
+    assert saved.client_id in provider.clients  # registered at the demo provider
+    assert session.store.load_secret("reg") is None  # a public client: nothing secret kept
+    assert provider.counters["registrations"] == 1
+    connect(session, "reg", view=QuietView(), open_url=browser, timeout=30)
+    browser.join()
+    with session.client("reg") as api:
+        assert api.get("/api/me").json()["client_id"] == saved.client_id
+    session.save(saved.replace(scopes="profile items:read"))  # edits never register again
+    assert provider.counters["registrations"] == 1
+
+
+def test_a_refused_or_missing_registration_is_one_line_and_nothing_is_saved(
+    metadata_server: MetadataServer,
+) -> None:
+    base = metadata_server.issuer
+    metadata_server.serve("/.well-known/oauth-authorization-server", metadata_server.metadata())
+    session = Session()
+    with pytest.raises(ConfigError, match="offers no dynamic registration.*redirect URI "
+                       r"http://127\.0\.0\.1/callback"):
+        session.save(Datasource(name="x", issuer=base))
+    metadata_server.serve("/.well-known/oauth-authorization-server",
+                          metadata_server.metadata(registration_endpoint=f"{base}/register"))
+    with pytest.raises(ConfigError, match=r"refused to register 'x' \(HTTP 404\)"):
+        session.save(Datasource(name="x", issuer=base))
+    metadata_server.serve("/register", {"error": "invalid_client_metadata",
+                                        "error_description": "loopback not allowed"}, status=400)
+    with pytest.raises(ConfigError, match=r"refused to register 'x' \(loopback not allowed\)"):
+        session.save(Datasource(name="x", issuer=base))
+    assert session.names() == []
+
+
+def test_the_magic_adds_with_only_the_api_url(
+    ip: Any, clock: FakeClock, make_provider: Any
+) -> None:
+    provider: DemoProvider = make_provider()
+    magics = load(ip, session=Session(now=clock))
+    prompts: list[str] = []
+    magics.context.prompt_secret = lambda prompt: prompts.append(prompt) or ""
+    ip.run_line_magic("datasource", f"add tools --base-url {provider.api_url}")
+    ds = magics.context.session.datasource("tools")
+    assert ds.issuer == provider.issuer and ds.client_id in provider.clients
+    assert prompts == []  # a registered public client has no secret to ask for
+    unload(ip)

@@ -10,6 +10,7 @@ import html
 import secrets
 from collections import defaultdict
 from typing import Any
+from urllib.parse import urlsplit
 
 from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -20,6 +21,8 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc6749.requests import OAuth2Payload
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7591 import ClientRegistrationEndpoint
+from authlib.oauth2.rfc7591.errors import InvalidClientMetadataError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, jsonify, request
@@ -28,7 +31,7 @@ from werkzeug.datastructures import MultiDict
 from nb_oauth.bearer import origin
 
 from .settings import DemoSettings
-from .store import DEMO_USER, SCOPES, DemoStore, IssuedCode, IssuedToken
+from .store import DEMO_USER, SCOPES, DemoClient, DemoStore, IssuedCode, IssuedToken
 
 __all__ = ["create_authorization_app"]
 
@@ -208,6 +211,46 @@ class _Revocation(RevocationEndpoint):  # type: ignore[misc]
                 token.access_revoked = True
 
 
+class _Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
+    """RFC 7591 dynamic registration, open to anyone (§3: the server MAY), for native public
+    clients only: loopback redirect URIs, no secret (RFC 8252 §8.4)."""
+
+    issuer = ""
+
+    def authenticate_token(self, request: Any) -> bool:
+        return True
+
+    def get_server_metadata(self) -> dict[str, object]:
+        return _metadata(self.issuer)
+
+    def generate_client_info(self, request: Any) -> dict[str, object]:
+        info: dict[str, object] = super().generate_client_info(request)
+        info.pop("client_secret", None)  # a public client gets none
+        info.pop("client_secret_expires_at", None)
+        return info
+
+    def save_client(self, client_info: dict[str, Any], client_metadata: dict[str, Any],
+                    request: Any) -> DemoClient:
+        store: DemoStore = self.server.store
+        redirect_uris = tuple(client_metadata.get("redirect_uris") or ())
+        if not redirect_uris or not all(_loopback_uri(uri) for uri in redirect_uris):
+            raise InvalidClientMetadataError("only loopback redirect URIs can be registered here")
+        if client_metadata.get("token_endpoint_auth_method", "none") != "none":
+            raise InvalidClientMetadataError("only public clients (auth method none) here")
+        grant_types = tuple(client_metadata.get("grant_types") or ("authorization_code",))
+        client = DemoClient(client_id=str(client_info["client_id"]), client_secret=None,
+                            auth_method="none", grant_types=grant_types,
+                            redirect_uris=redirect_uris)
+        with store.lock:
+            store.clients[client.client_id] = client
+        store.count("registrations")
+        return client
+
+
+def _loopback_uri(uri: object) -> bool:
+    return isinstance(uri, str) and urlsplit(uri).hostname in ("127.0.0.1", "::1")
+
+
 class _Issuer(IssuerParameter):  # type: ignore[misc]
     def __init__(self, issuer: str) -> None:
         self.issuer = issuer
@@ -224,6 +267,8 @@ def create_authorization_app(store: DemoStore, settings: DemoSettings, issuer: s
     server.register_grant(_RefreshTokenGrant)
     server.register_grant(_ClientCredentialsGrant)
     server.register_endpoint(_Revocation)
+    registration = type("_IssuerRegistration", (_Registration,), {"issuer": issuer})
+    server.register_endpoint(registration)
     # RFC 9207 §2: iss in every authorization response, errors included.
     issuer_parameter = _Issuer(issuer)
     server.register_extension(issuer_parameter)
@@ -266,6 +311,10 @@ def create_authorization_app(store: DemoStore, settings: DemoSettings, issuer: s
     def revoke() -> Any:
         return server.create_endpoint_response("revocation")
 
+    @app.post("/register")
+    def register() -> Any:
+        return server.create_endpoint_response("client_registration")
+
     return app
 
 
@@ -291,6 +340,7 @@ def _metadata(issuer: str) -> dict[str, object]:
         "authorization_endpoint": f"{issuer}/authorize",
         "token_endpoint": f"{issuer}/token",
         "revocation_endpoint": f"{issuer}/revoke",
+        "registration_endpoint": f"{issuer}/register",
         "response_types_supported": ["code"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "token_endpoint_auth_methods_supported": ALL_AUTH_METHODS,

@@ -220,9 +220,10 @@ def _add(ctx: Context, words: list[str]) -> object:
     _refuse_literal_secret(words)
     args = _field_parser("%datasource add", editing=False).parse_args(words)
     fields = _fields(args)
-    required = ("client_id",) if {"provider", "issuer", "base_url"} & set(fields) else (
-        "token_url", "client_id"
-    )
+    # With an issuer or an API URL, metadata may give the endpoints and register a client.
+    required: tuple[str, ...] = ()
+    if not {"issuer", "base_url"} & set(fields):
+        required = ("client_id",) if "provider" in fields else ("token_url", "client_id")
     missing = [f for f in required if f not in fields]
     if missing:
         flags = " ".join("--" + f.replace("_", "-") + " ..." for f in missing)
@@ -235,7 +236,8 @@ def _add(ctx: Context, words: list[str]) -> object:
     ds = _build(lambda: Datasource(name=args.name, **fields))
     if not args.session_only:
         ctx.session.store.check_writable(ds.name)  # before the user types a secret for nothing
-    secret = _read_secret(ctx, args, needed=ds.client_auth != "none")
+    # Without a client id, one is registered at save time: a public client, with no secret.
+    secret = _read_secret(ctx, args, needed=ds.client_auth != "none" and bool(ds.client_id))
     ctx.session.save(ds, client_secret=secret, session_only=args.session_only)
     if args.session_only:
         print(f"{ds.name} lives in this kernel's memory only: after a restart, add it again.")
