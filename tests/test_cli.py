@@ -192,3 +192,10 @@ def test_demo_with_a_chromium_browser_signs_in() -> None:
     assert result.returncode == 0, result.stderr
     assert "Approve in the browser tab that opened" in result.stdout
     assert "[6/6]" in result.stdout and "Connected demo" in result.stdout
+
+
+def test_the_demo_story_connects_with_only_the_api_url() -> None:
+    result = run("demo", "--headless")
+    assert result.returncode == 0, result.stderr
+    step = next(line for line in result.stdout.splitlines() if line.startswith("[2/6]"))
+    assert "saved from the API URL alone" in step and "registered the public client" in step

@@ -43,21 +43,17 @@ def run_story(*, headless: bool, timeout: float, say: Callable[[str], None] = pr
     with DemoProvider(token_lifetime=TOKEN_LIFETIME_S, now=clock) as provider:
         say(f"[1/6] Demo provider running: issuer {provider.issuer}, API {provider.api_url}")
         session = Session(now=clock)  # in memory only: the demo leaves nothing behind
-        ds = Datasource(
-            name="demo",
-            token_url=provider.token_url,
-            authorization_url=provider.authorization_url,
-            revocation_url=provider.revocation_url,
-            issuer=provider.issuer,
-            client_id="demo-public",
-            client_auth="none",
-            scopes="profile,items:read",
-            base_url=provider.api_url,
+        # Only the API's URL: its protected resource metadata (RFC 9728) names the issuer, the
+        # issuer's metadata (RFC 8414) gives the endpoints, and a public client is registered
+        # (RFC 7591), as an MCP client would do.
+        session.save(
+            Datasource(name="demo", base_url=provider.api_url, scopes="profile,items:read")
         )
-        session.save(ds)
+        ds = session.datasource("demo")
         say(
-            "[2/6] Datasource 'demo' saved: authorization code with PKCE, public client "
-            "demo-public, scopes profile items:read"
+            f"[2/6] Datasource 'demo' saved from the API URL alone: its metadata named the issuer "
+            f"{ds.issuer}, the endpoints, and registered the public client {ds.client_id[:8]}...; "
+            "authorization code with PKCE, scopes profile items:read"
         )
 
         say("[3/6] Consent: " + ("a stand-in browser approves" if headless else "your browser"))
