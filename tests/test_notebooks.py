@@ -35,7 +35,9 @@ from nb_oauth.demo.store import demo_clients
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-EXECUTED = ("quickstart.ipynb", "client-credentials.ipynb", "remote-kernel.ipynb")
+EXECUTED = (
+    "quickstart.ipynb", "client-credentials.ipynb", "remote-kernel.ipynb", "providers.ipynb"
+)
 CHECK_OUTPUT = "# NBVAL_CHECK_OUTPUT"
 CELL_TIMEOUT_S = 60
 
@@ -47,6 +49,14 @@ EVIDENCE = {
         "Disconnected demo: tokens revoked at the provider",
     ),
     "client-credentials.ipynb": ("(46, 'weekly report')", "token requests: 1"),
+    "providers.ipynb": (
+        "Connected gh: access token valid for",
+        "Connected gmail: access token valid for",
+        "Connected graph: access token valid for",
+        "Connected sf: no expiry given",
+        "{'user': 'emulated'}",
+        "base URL from the sign-in: True",
+    ),
     "remote-kernel.ipynb": (
         "Connected hub: access token valid for",
         "refused:  an answer for another sign-in (StateMismatch)",
@@ -75,14 +85,37 @@ def _probe_recording_init(self, *args, **kwargs):
     _probe_stores.append(self)
 
 _probe_store.DemoStore.__init__ = _probe_recording_init
+
+# The provider emulations (providers.ipynb): every code, access and refresh token they issue.
+import nb_oauth.demo.emulation as _probe_emulation
+
+class _ProbeSet(set):
+    issued = []
+
+    def add(self, item):
+        _ProbeSet.issued.append(item)
+        super().add(item)
+
+_probe_emulations = []
+_probe_emulation_init = _probe_emulation.Emulation.__init__
+
+def _probe_recording_emulation_init(self, *args, **kwargs):
+    _probe_emulation_init(self, *args, **kwargs)
+    self._codes = _ProbeCodes(self._codes)
+    self._refresh = _ProbeSet(self._refresh)
+    _probe_emulations.append(self)
+
+_probe_emulation.Emulation.__init__ = _probe_recording_emulation_init
 """
 
 REPORT = """\
 import json as _probe_json
 print(_probe_json.dumps({
     "codes": _ProbeCodes.issued,
-    "access_tokens": [t.access_token for s in _probe_stores for t in s.tokens],
-    "refresh_tokens": [t.refresh_token for s in _probe_stores for t in s.tokens if t.refresh_token],
+    "access_tokens": [t.access_token for s in _probe_stores for t in s.tokens]
+    + [token for e in _probe_emulations for token in e._access],
+    "refresh_tokens": [t.refresh_token for s in _probe_stores for t in s.tokens if t.refresh_token]
+    + _ProbeSet.issued,
 }))
 """
 
@@ -164,7 +197,10 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 
 
 def _demo_secrets() -> list[str]:
-    secrets: list[str] = []
+    from nb_oauth.demo.emulation import Emulation
+
+    # The emulations' client secret (providers.ipynb) is as secret as the demo's.
+    secrets: list[str] = [Emulation.client_secret]
     for client in demo_clients().values():
         if client.client_secret:
             basic = f"{client.client_id}:{client.client_secret}".encode()

@@ -1,5 +1,5 @@
 """Every preset, the whole story (consent, a call, expiry, a refresh, a call) against a local
-emulation of that provider's documented behaviour (tests/emulation.py; the behaviour and its
+emulation of that provider's documented behaviour (nb_oauth/demo/emulation.py; the behaviour and its
 sources are in docs/provider-notes/). The preset is pointed at the emulation only through the
 explicit endpoint fields, as a user pointing it at a test server would; each quirk is asserted on
 the emulation's request log."""
@@ -15,10 +15,10 @@ import pytest
 
 from nb_oauth.consent.flow import connect
 from nb_oauth.datasource import Datasource
+from nb_oauth.demo.emulation import Emulation, Profile
 from nb_oauth.presets import PRESETS
 from nb_oauth.session import Session
 from tests.conftest import BrowserRobot, FakeClock, QuietView
-from tests.emulation import Emulation, Profile
 
 Check = Callable[[Emulation], None]
 

@@ -1,4 +1,5 @@
-"""A local emulation of a provider's documented OAuth behaviour, for the preset tests.
+"""A local emulation of a provider's documented OAuth behaviour, for the preset tests and the
+providers notebook: nothing leaves the machine.
 
 One small server on 127.0.0.1 plays the authorization endpoint (it approves at once and redirects
 back with a code, as a browser that already consented would see), the token endpoint (code with
@@ -58,11 +59,14 @@ class Logged:
 class Emulation:
     """The emulated provider; `base` is its root URL. `now` is the test's clock."""
 
+    #: The one client the emulation knows (a test-rig credential, not a real secret).
+    client_id = "emulated-client"
+    client_secret = "emulated-secret"
+
     def __init__(self, profile: Profile, now: Callable[[], float]) -> None:
         self.profile = profile
         self.now = now
         self.log: list[Logged] = []
-        self.client_id, self.client_secret = "emulated-client", "emulated-secret"
         self._codes: dict[str, tuple[str, str]] = {}  # code -> (challenge, redirect_uri)
         self._access: dict[str, float] = {}  # access token -> expiry
         self._refresh: set[str] = set()
@@ -86,6 +90,15 @@ class Emulation:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def __enter__(self) -> Emulation:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Emulation at {self.base} >"
 
     def requests(self, path: str) -> list[Logged]:
         return [entry for entry in self.log if entry.path == path]
