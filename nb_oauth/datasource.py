@@ -209,6 +209,7 @@ class Datasource:
             f.name for f in dataclasses.fields(self)
             if f.name not in ("name", "provider", "provider_options")
             and not _is_default(f, getattr(self, f.name))
+            and not _is_empty(getattr(self, f.name))  # a field left blank in a form
         )
         object.__setattr__(self, "provider", self.provider.strip().lower())
         for name, value in defaults.items():
@@ -366,6 +367,12 @@ class Datasource:
                 value = redact_url(value)
             shown.append(f"{f.name}={value!r}")
         return f"Datasource({', '.join(shown)})"
+
+
+def _is_empty(value: object) -> bool:
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, (list, tuple, dict, Mapping)) and not value
 
 
 def _is_default(f: dataclasses.Field[Any], value: object) -> bool:

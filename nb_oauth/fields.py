@@ -59,12 +59,13 @@ class Field:
 FIELDS: tuple[Field, ...] = (
     Field("name", "Name", "Letters, digits, - and _. Used as %%api NAME.",
               placeholder="github"),
+    # Up front: picking a provider fills most of what follows.
     Field("provider", "Provider",
           "A preset (github, google, microsoft, ...) that fills the endpoints and defaults; "
-          "%datasource providers lists them. Fields you give win.", main=frozenset()),
+          "%datasource providers lists them. Fields you give win."),
     Field("provider_options", "Provider Options",
           "The preset's parameters, e.g. tenant=contoso.onmicrosoft.com or host=gitlab.example.",
-          kind="params", main=frozenset(), option="--provider-option", repeatable=True),
+          kind="params", option="--provider-option", repeatable=True),
     Field("grant", "Grant Type",
               "Authorization code: you sign in once in the browser. Client credentials: "
               "server to server, no sign-in.", kind="choice",

@@ -18,6 +18,7 @@ import ipywidgets
 import pytest
 from ipywidgets.widgets.widget import _instances
 
+from nb_oauth.datasource import Datasource
 from nb_oauth.demo import DemoProvider
 from nb_oauth.jupyter.magics import NbOAuthMagics, load, unload
 from nb_oauth.jupyter.widgets import DatasourceForm, DatasourceStatusView, KeyValueRows
@@ -126,15 +127,16 @@ def test_save_stores_every_field_and_the_secret(
 
 def test_grant_type_switches_between_the_seed_field_sets(session: Session) -> None:
     form = DatasourceForm(session)
+    # The seed's field sets, after the provider preset that can fill them.
     assert row_labels(form._main) == [
-        "Name", "Grant Type", "Add Access Token To", "Header Prefix", "Access Token URL",
-        "Client ID", "Client Secret", "Scope(s)", "Authorization URL",
-        "Custom Authentication Parameters", "Client Authentication",
+        "Name", "Provider", "Provider Options", "Grant Type", "Add Access Token To",
+        "Header Prefix", "Access Token URL", "Client ID", "Client Secret", "Scope(s)",
+        "Authorization URL", "Custom Authentication Parameters", "Client Authentication",
     ]
     form._input("grant").value = "client_credentials"
     assert row_labels(form._main) == [
-        "Name", "Grant Type", "Add Access Token To", "Access Token URL", "Client ID",
-        "Client Secret", "Scope(s)",
+        "Name", "Provider", "Provider Options", "Grant Type", "Add Access Token To",
+        "Access Token URL", "Client ID", "Client Secret", "Scope(s)",
     ]
     more = row_labels(form._more)
     assert "Header Prefix" in more and "Client Authentication" in more
@@ -539,3 +541,44 @@ def test_a_failed_redemption_takes_the_link_and_the_countdown_away(
     errors = [o["text"] for o in form.status.out.outputs if o.get("name") == "stderr"]
     assert len(errors) == 1 and "could not be reached" in errors[0]
     assert "Traceback" not in errors[0] and errors[0].count("\n") == 1
+
+
+def test_choosing_a_provider_fills_and_greys_its_fields_and_says_where_to_register(
+    session: Session,
+) -> None:
+    form = DatasourceForm(session)
+    form._input("provider").value = "keycloak"
+    assert dict(form._input("provider_options").value) == {"host": "", "realm": ""}
+    assert form._input("token_url").value == ""  # required options first
+    form._input("provider_options").set_pairs({"host": "sso.example.org", "realm": "lab"})
+    token_url = form._input("token_url")
+    assert token_url.value == "https://sso.example.org/realms/lab/protocol/openid-connect/token"
+    assert token_url.disabled
+    help_line = form._rows["provider"]._help.value
+    assert "https://sso.example.org/admin/master/console/" in help_line
+    assert "http://127.0.0.1/callback" in help_line
+
+    for name, value in {"name": "kc", "client_id": "cid", "client_secret": CANARY}.items():
+        form._input(name).value = value
+    form._save.click()
+    # Only what the user gave is kept: the preset's fields follow the preset.
+    assert session.datasource("kc").to_config() == {
+        "name": "kc", "provider": "keycloak", "client_id": "cid",
+        "provider_options": {"host": "sso.example.org", "realm": "lab"},
+    }
+    form._input("provider").value = ""  # no preset: the fields are the user's again
+    assert not token_url.disabled
+
+
+def test_editing_a_preset_datasource_keeps_it_following_the_preset(session: Session) -> None:
+    session.save(Datasource(name="gl", provider="gitlab", client_id="cid"),
+                 client_secret=CANARY)
+    form = DatasourceForm(session, edit="gl")
+    assert form._input("token_url").value == "https://gitlab.com/oauth/token"
+    assert form._input("token_url").disabled
+    form._input("scopes").value = "read_api"
+    form._save.click()
+    assert session.datasource("gl").to_config() == {
+        "name": "gl", "provider": "gitlab", "provider_options": {},  # the default host stays
+        "client_id": "cid", "scopes": ["read_api"],                  # the preset's default
+    }

@@ -89,6 +89,10 @@ class FieldRow(w.VBox):  # type: ignore[misc]
         self.error = ""  #: the validation error shown under the field, as plain text
         self.children = [w.HBox([label, self.input]), self._help, self._error]
 
+    def set_help(self, markup: str) -> None:
+        """Replace the help line (trusted markup built by the form: escaped values only)."""
+        self._help.value = f"<small style='color:#666'>{markup}</small>"
+
     def show_error(self, message: str) -> None:
         self.error = message
         self._error.value = f"<span style='color:#c62828'>⚠ {html.escape(message)}</span>"
@@ -102,6 +106,13 @@ class FieldRow(w.VBox):  # type: ignore[misc]
 
 def _input(spec: Field) -> Any:
     layout = w.Layout(width=_INPUT_WIDTH)
+    if spec.name == "provider":
+        # The presets are read only when a form is shown (they load lazily).
+        from nb_oauth.presets import providers
+
+        options = [("None: give the endpoints", ""), *((f"{d} ({n})", n)
+                                                     for n, d in providers().items())]
+        return w.Dropdown(options=options, layout=layout)
     if spec.kind == "choice":
         return w.Dropdown(options=list(spec.choices), layout=layout)
     if spec.kind == "secret":

@@ -23,7 +23,7 @@ import ipywidgets as w
 import traitlets
 
 from nb_oauth.consent.flow import DEFAULT_TIMEOUT_S, open_in_new_tab
-from nb_oauth.datasource import Datasource
+from nb_oauth.datasource import Datasource, loopback_redirect_uri
 from nb_oauth.errors import ConfigError, NbOAuthError
 from nb_oauth.jupyter.display import missing_base_url_hint
 from nb_oauth.jupyter.widgets.fields import AUTH_CODE, FIELDS, FieldRow
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DatasourceForm"]
 
+_LINK = "color:var(--jp-content-link-color,#1976d2);text-decoration:underline"
 _NEW_SECRET = "Leave blank for a public client"
 _KEEP_SECRET = "Leave blank to keep the stored secret"
 _PENDING_SECRET = "Entered; it is saved with the next successful Save"
@@ -69,6 +70,7 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
         self._editing: str | None = None
         self._pending_secret: Secret | None = None
         self._rows = {spec.name: FieldRow(spec) for spec in FIELDS}
+        self._filled_by_preset: set[str] = set()
         self._title = w.HTML()
         self._main = w.VBox()
         self._more = w.VBox()
@@ -89,11 +91,14 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
         self._authorize.on_click(self._on_authorize_click)
         self._input("grant").observe(self._on_grant_change, names="value")
         self._input("token_placement").observe(self._on_token_placement_change, names="value")
+        self._input("provider").observe(self._on_provider_change, names="value")
+        self._input("provider_options").observe(self._on_provider_change, names="value")
         if edit is None:
             self._fill({**_defaults(), **(prefill or {})})
             self._set_mode(None)
         else:
-            self._fill(session.datasource(edit).to_config())
+            # Defaults first: with a preset, the config holds only what the user gave.
+            self._fill({**_defaults(), **session.datasource(edit).to_config()})
             self._set_mode(edit)
         self._arrange()
 
@@ -110,6 +115,44 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
 
     def _on_token_placement_change(self, _change: Any) -> None:
         self._arrange()
+
+    def _on_provider_change(self, change: Any) -> None:
+        self._apply_preset(reset_options=change["owner"] is self._input("provider"))
+
+    def _apply_preset(self, *, reset_options: bool) -> None:
+        """A preset fills its fields and greys them (choose no preset to give them yourself),
+        offers its options, and says where to register the app and which redirect URI."""
+        from nb_oauth.presets import PRESETS, preset_defaults
+
+        preset = PRESETS.get(self._input("provider").value)
+        options_input = self._input("provider_options")
+        if reset_options and preset is not None:
+            options_input.set_pairs({o.name: o.default or "" for o in preset.options})
+        try:
+            defaults = preset_defaults(preset.name, options_input.value) if preset else {}
+        except ConfigError:
+            defaults = {}  # options still incomplete: nothing is filled until they are
+        filled = {n: v for n, v in defaults.items() if isinstance(v, str) and n in self._rows}
+        for name in self._filled_by_preset - set(filled):
+            self._input(name).disabled = False
+        for name, value in filled.items():
+            self._input(name).value = value
+            self._input(name).disabled = True
+        self._filled_by_preset = set(filled)
+        provider_row = self._rows["provider"]
+        if preset is None:
+            provider_row.set_help(html.escape(provider_row.spec.help))
+        else:
+            redirect = loopback_redirect_uri(self._input("redirect_port").value or 0)
+            register = preset.register.format_map(
+                {o.name: options_input.value.get(o.name) or o.default or o.name
+                 for o in preset.options}
+            )
+            provider_row.set_help(
+                f"Register the app at <a href='{html.escape(register, quote=True)}' "
+                f"target='_blank' style='{_LINK}'>{html.escape(register)}</a> with the redirect "
+                f"URI <code>{html.escape(redirect)}</code>. {html.escape(preset.notes)}"
+            )
 
     def _submit(self, button: w.Button, *, authorize: bool) -> None:
         with self.status.out:
@@ -170,7 +213,9 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
         values = {
             spec.name: _read(spec.kind, self._input(spec.name).value)
             for spec in FIELDS
-            if spec.name not in ("name", "client_secret")
+            # Fields a preset filled are the preset's: left out, so a corrected preset reaches
+            # them (the config keeps only what the user gave).
+            if spec.name not in ("name", "client_secret", *self._filled_by_preset)
         }
         name = self._editing or self._input("name").value
         problems: list[ConfigError] = []
@@ -213,6 +258,7 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
                     widget.value = _shown(value)
                 else:
                     widget.value = value
+        self._apply_preset(reset_options=False)  # the preset's fields over the blank defaults
 
     def _show_config_error(self, exc: ConfigError) -> None:
         for problem in exc.problems:
