@@ -71,7 +71,12 @@ class Session:
         if needs_discovery(datasource):
             # Endpoints (and a registered client id) from metadata, checked, before anything is
             # saved: a failure leaves nothing half-configured.
-            datasource = complete(datasource)
+            try:
+                datasource = complete(datasource)
+            except ConfigError as exc:
+                # One line that also says which datasource it is about.
+                exc.args = (f"{datasource.name}: {exc.args[0]}",)
+                raise
         name = datasource.name
         problem = missing_secret(
             name, datasource.grant, secret is not None or self._has_secret(name)

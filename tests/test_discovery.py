@@ -264,3 +264,9 @@ def test_the_magic_adds_with_only_the_api_url(
     assert ds.issuer == provider.issuer and ds.client_id in provider.clients
     assert prompts == []  # a registered public client has no secret to ask for
     unload(ip)
+
+
+def test_a_discovery_failure_names_the_datasource(metadata_server: MetadataServer) -> None:
+    with pytest.raises(ConfigError, match=r"^corp: issuer: no metadata was found"):
+        Session().save(Datasource(name="corp", issuer=metadata_server.issuer, client_id="c",
+                                  client_auth="none"))
