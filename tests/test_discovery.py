@@ -270,3 +270,14 @@ def test_a_discovery_failure_names_the_datasource(metadata_server: MetadataServe
     with pytest.raises(ConfigError, match=r"^corp: issuer: no metadata was found"):
         Session().save(Datasource(name="corp", issuer=metadata_server.issuer, client_id="c",
                                   client_auth="none"))
+
+
+def test_the_demo_provider_answers_openid_connect_discovery_too(make_provider: Any) -> None:
+    from nb_oauth.discovery import discover
+
+    provider: DemoProvider = make_provider()
+    import httpx
+
+    document = httpx.get(f"{provider.issuer}/.well-known/openid-configuration").json()
+    assert document["issuer"] == provider.issuer
+    assert discover(provider.issuer, authorization_code=True).token_endpoint == provider.token_url

@@ -540,3 +540,12 @@ def test_a_nested_token_set_is_read_from_its_member_and_sent_as_bearer() -> None
     assert tokens.refresh_token is not None and tokens.granted_scopes == ("a", "b")
     with pytest.raises(TokenEndpointError, match="no authed_user object"):
         parse({"ok": True, "team": {}}, token_member="authed_user")
+
+
+def test_refresh_expires_in_zero_is_not_an_expired_refresh_token() -> None:
+    # Keycloak offline tokens: refresh_expires_in 0 means "no fixed expiry"
+    # (docs/provider-notes/keycloak.md); the refresh token is kept and used.
+    tokens = parse({"access_token": "a", "token_type": "Bearer", "expires_in": 300,
+                    "refresh_token": "r", "refresh_expires_in": 0})
+    assert tokens.refresh_token is not None and tokens.refresh_token.reveal() == "r"
+    assert tokens.expires_at == NOW + 300

@@ -277,6 +277,11 @@ def create_authorization_app(store: DemoStore, settings: DemoSettings, issuer: s
     def metadata() -> Response:
         return jsonify(_metadata(issuer))
 
+    @app.get("/.well-known/openid-configuration")
+    def openid_configuration() -> Response:
+        # OpenID Connect Discovery 1.0 §4: the same endpoints, for clients that look here.
+        return jsonify(_metadata(issuer))
+
     @app.route("/authorize", methods=["GET", "POST"])
     def authorize() -> Any:
         try:
