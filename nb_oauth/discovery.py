@@ -62,7 +62,8 @@ def complete(datasource: Datasource) -> Datasource:
         raise ConfigError("issuer", f"{datasource.name!r} has no issuer to discover from",
                           "set issuer to the authorization server's issuer URL")
     metadata = discover(
-        datasource.issuer, authorization_code=datasource.grant == "authorization_code"
+        datasource.issuer, authorization_code=datasource.grant == "authorization_code",
+        issuer_template=datasource.quirks.issuer_template,
     )
     registered: dict[str, str] = {}
     if not datasource.client_id:
@@ -205,7 +206,9 @@ def _fetch(field_name: str, url: str) -> tuple[int, bytes]:
         ) from None
 
 
-def discover(issuer: str, *, authorization_code: bool) -> ServerMetadata:
+def discover(
+    issuer: str, *, authorization_code: bool, issuer_template: str | None = None
+) -> ServerMetadata:
     """Fetch and check `issuer`'s metadata: RFC 8414 first, then OpenID Connect Discovery.
 
     Raises `ConfigError` (one line, naming the URL) when neither answers with usable metadata.
@@ -214,7 +217,8 @@ def discover(issuer: str, *, authorization_code: bool) -> ServerMetadata:
     for url in dict.fromkeys((metadata_url(issuer), openid_configuration_url(issuer))):
         status, body = _fetch("issuer", url)
         if status == 200:
-            return read_metadata(issuer, body, url=url, authorization_code=authorization_code)
+            return read_metadata(issuer, body, url=url, authorization_code=authorization_code,
+                                 issuer_template=issuer_template)
         tried.append(f"{url} (HTTP {status})")
     raise ConfigError(
         "issuer", f"no metadata was found at {' or '.join(tried)}",
@@ -229,7 +233,8 @@ def rediscover(datasource: Datasource) -> Datasource:
         raise ConfigError("issuer", f"{datasource.name!r} has no issuer to discover from",
                           "set issuer to the authorization server's issuer URL")
     metadata = discover(
-        datasource.issuer, authorization_code=datasource.grant == "authorization_code"
+        datasource.issuer, authorization_code=datasource.grant == "authorization_code",
+        issuer_template=datasource.quirks.issuer_template,
     )
     return datasource.replace(
         token_url=metadata.token_endpoint,

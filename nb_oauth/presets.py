@@ -129,9 +129,13 @@ _PRESETS = (
         authorization_url="https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
         token_url="https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
         base_url="https://graph.microsoft.com",
+        issuer="https://login.microsoftonline.com/{tenant}/v2.0",
         scopes=("offline_access", "User.Read"),
         client_auth="body",
         send_scope_on_refresh=True,
+        # The metadata of common/organizations states a templated issuer
+        # (docs/provider-notes/microsoft.md, section 9).
+        quirks=Quirks(issuer_template="https://login.microsoftonline.com/{tenantid}/v2.0"),
         notes="Register a 'Mobile and desktop applications' redirect URI http://localhost (the "
         "port is ignored when matching); offline_access is what brings a refresh token.",
     ),

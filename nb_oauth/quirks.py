@@ -7,6 +7,7 @@ preset table.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = ["Quirks", "RFC"]
@@ -25,7 +26,28 @@ class Quirks:
     scope_param: str = "scope"
     token_member: str | None = None
     api_base_member: str | None = None
+    #: A multi-tenant endpoint's issuer shape (Microsoft `common`/`organizations`): its metadata
+    #: states this template, and a response's `iss` names one tenant's issuer in its place.
+    issuer_template: str | None = None
 
+    def issuer_matches(self, configured: str, stated: str | None) -> bool:
+        """Is `stated` (a response's `iss`, a metadata `issuer`) the configured issuer, or, for
+        a templated issuer, the template itself or one tenant's issuer of exactly its shape?"""
+        if stated == configured:
+            return True
+        template = self.issuer_template
+        if template is None or stated is None:
+            return False
+        if stated == template:
+            return True
+        prefix, _, suffix = template.partition("{tenantid}")
+        if not (stated.startswith(prefix) and stated.endswith(suffix)):
+            return False
+        # A tenant id is a GUID: nothing else may stand in its place.
+        return _GUID.fullmatch(stated[len(prefix):len(stated) - len(suffix)]) is not None
+
+
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 #: What the RFCs say: every datasource without a preset.
 RFC = Quirks()

@@ -188,3 +188,27 @@ def test_a_presets_scope_separator_is_used_on_the_wire() -> None:
     assert plain.scope_string == "a b" and plain.quirks.scope_separator == " "
     request = client_credentials_request(plain, Secret("s"))
     assert b"scope=a+b" in request.body
+
+
+def test_microsofts_templated_issuer_accepts_one_tenants_issuer_and_only_that_shape() -> None:
+    # docs/provider-notes/microsoft.md: common/organizations metadata states
+    # https://login.microsoftonline.com/{tenantid}/v2.0; responses name the user's tenant.
+    from nb_oauth.consent.request import AuthorizationRequest, IssuerMismatch
+
+    ds = Datasource(name="graph", provider="microsoft", client_id="c")
+    assert ds.issuer == "https://login.microsoftonline.com/organizations/v2.0"
+    quirks = ds.quirks
+    tenant = "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"
+    assert quirks.issuer_matches(ds.issuer, tenant)
+    assert quirks.issuer_matches(ds.issuer, ds.issuer)
+    for wrong in ("https://login.microsoftonline.com/evil.example/v2.0",
+                  "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0/x",
+                  "https://evil.example/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0", None):
+        assert not quirks.issuer_matches(ds.issuer, wrong)
+    request = AuthorizationRequest(ds, "http://127.0.0.1:5/callback")
+    assert request.check_response(f"code=abc&state={request.state}&iss={tenant}").reveal() == "abc"
+    with pytest.raises(IssuerMismatch):
+        request.check_response(f"code=abc&state={request.state}&iss=https://evil.example/")
+    plain = Datasource(name="p", token_url="https://as.example/t", client_id="c",
+                       authorization_url="https://as.example/a", issuer="https://as.example")
+    assert not plain.quirks.issuer_matches("https://as.example", tenant)

@@ -116,8 +116,9 @@ class AuthorizationRequest:
         issuer = self.datasource.issuer
         received_iss = params.get("iss")
         if issuer is not None and (received_iss is not None or self.require_iss):
-            # RFC 9207 §2.4: simple string comparison, no normalisation.
-            if received_iss != issuer:
+            # RFC 9207 §2.4: simple string comparison, no normalisation (a templated
+            # multi-tenant issuer accepts one tenant's issuer of exactly its shape).
+            if not self.datasource.quirks.issuer_matches(issuer, received_iss):
                 raise IssuerMismatch(issuer, received_iss)
         if "error" in params:
             raise authorization_error_from_response(params)

@@ -48,7 +48,8 @@ def openid_configuration_url(issuer: str) -> str:
 
 
 def read_metadata(
-    issuer: str, body: bytes, *, url: str, authorization_code: bool
+    issuer: str, body: bytes, *, url: str, authorization_code: bool,
+    issuer_template: str | None = None,
 ) -> ServerMetadata:
     """Judge a metadata document fetched from `url` for `issuer` (RFC 8414 §3.3 and §2).
 
@@ -68,7 +69,7 @@ def read_metadata(
     if not isinstance(document, Mapping):
         raise refuse("is not a JSON object", "check the issuer URL")
     stated = document.get("issuer")
-    if stated != issuer:
+    if stated != issuer and (issuer_template is None or stated != issuer_template):
         shown = stated if isinstance(stated, str) else "no issuer"
         raise refuse(f"names {shown[:200]!r}, not {issuer!r}",
                      "set issuer exactly as the provider's metadata states it (RFC 8414 §3.3)")
