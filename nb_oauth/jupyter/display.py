@@ -27,6 +27,7 @@ __all__ = [
     "HttpErrorBlock",
     "JsonDict",
     "JsonList",
+    "LINK_STYLE",
     "missing_base_url_hint",
     "NotebookConsentView",
     "notebook_view",
@@ -70,7 +71,7 @@ class NotebookConsentView:
 
 #: Links in widget HTML are not styled as links by JupyterLab (only rendered outputs are), so
 #: the sign-in link carries the theme's link colour itself.
-_LINK_STYLE = "color:var(--jp-content-link-color,#1976d2);text-decoration:underline"
+LINK_STYLE = "color:var(--jp-content-link-color,#1976d2);text-decoration:underline"
 
 
 def sign_in_html(sign_in: SignInLink) -> str:
@@ -81,7 +82,7 @@ def sign_in_html(sign_in: SignInLink) -> str:
         how = f"waiting up to {sign_in.timeout:g} s"
     markup = (
         f'<a href="{html.escape(sign_in.url, quote=True)}" target="_blank" '
-        f'rel="noopener noreferrer" style="{_LINK_STYLE}"><b>Open the sign-in page</b></a> '
+        f'rel="noopener noreferrer" style="{LINK_STYLE}"><b>Open the sign-in page</b></a> '
         f"({html.escape(how)})"
     )
     if not sign_in.opened:

@@ -25,7 +25,7 @@ import traitlets
 from nb_oauth.consent.flow import DEFAULT_TIMEOUT_S, open_in_new_tab
 from nb_oauth.datasource import Datasource, loopback_redirect_uri
 from nb_oauth.errors import ConfigError, NbOAuthError
-from nb_oauth.jupyter.display import missing_base_url_hint
+from nb_oauth.jupyter.display import LINK_STYLE, missing_base_url_hint
 from nb_oauth.jupyter.widgets.fields import AUTH_CODE, FIELDS, FieldRow
 from nb_oauth.jupyter.widgets.status_area import StatusArea
 from nb_oauth.secret import Secret
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DatasourceForm"]
 
-_LINK = "color:var(--jp-content-link-color,#1976d2);text-decoration:underline"
 _NEW_SECRET = "Leave blank for a public client"
 _KEEP_SECRET = "Leave blank to keep the stored secret"
 _PENDING_SECRET = "Entered; it is saved with the next successful Save"
@@ -150,8 +149,8 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
             )
             provider_row.set_help(
                 f"Register the app at <a href='{html.escape(register, quote=True)}' "
-                f"target='_blank' style='{_LINK}'>{html.escape(register)}</a> with the redirect "
-                f"URI <code>{html.escape(redirect)}</code>. {html.escape(preset.notes)}"
+                f"target='_blank' style='{LINK_STYLE}'>{html.escape(register)}</a> with the "
+                f"redirect URI <code>{html.escape(redirect)}</code>. {html.escape(preset.notes)}"
             )
 
     def _submit(self, button: w.Button, *, authorize: bool) -> None:
