@@ -124,6 +124,8 @@ class Datasource:
     resource: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict, hash=False)
     insecure_transport: bool = False
+    #: When the endpoints were last taken from metadata (epoch seconds); `None`: given by hand.
+    metadata_fetched_at: float | None = None
     #: The fields the user gave, when a preset fills the others (`None`: no preset).
     _given: ClassVar[frozenset[str] | None] = None
 
@@ -176,6 +178,7 @@ class Datasource:
             "issuer": lambda: _url("issuer", self.issuer, insecure, query=False),
             "revocation_url": lambda: _url("revocation_url", self.revocation_url, insecure),
             "resource": lambda: _resource(self.resource),
+            "metadata_fetched_at": lambda: _fetched_at(self.metadata_fetched_at),
             "headers": lambda: _headers(self.headers),
         }
         problems: list[ConfigError] = []
@@ -367,6 +370,14 @@ class Datasource:
                 value = redact_url(value)
             shown.append(f"{f.name}={value!r}")
         return f"Datasource({', '.join(shown)})"
+
+
+def _fetched_at(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError("metadata_fetched_at", "must be a time in seconds", "remove it")
+    return float(value)
 
 
 def _is_empty(value: object) -> bool:

@@ -112,6 +112,7 @@ class OAuth2Auth(httpx.Auth):
         store: TokenStore,
         now: Callable[[], float] = time.time,
         token_timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        refetch: Callable[[], Datasource] | None = None,
     ) -> None:
         if not datasource.resource_origins:
             raise ConfigError(
@@ -121,7 +122,7 @@ class OAuth2Auth(httpx.Auth):
             )
         self.datasource = datasource
         #: The datasource's token state, shared by every client that uses this auth.
-        self.state = TokenState(datasource, store=store, now=now)
+        self.state = TokenState(datasource, store=store, now=now, refetch=refetch)
         self._token_timeout = token_timeout
         query = datasource.token_placement == "query"
         self._attachment = TokenAttachment(

@@ -72,7 +72,7 @@ class Session:
             # Endpoints (and a registered client id) from metadata, checked, before anything is
             # saved: a failure leaves nothing half-configured.
             try:
-                datasource = complete(datasource)
+                datasource = complete(datasource).replace(metadata_fetched_at=self.now())
             except ConfigError as exc:
                 # One line that also says which datasource it is about.
                 exc.args = (f"{datasource.name}: {exc.args[0]}",)
@@ -121,7 +121,7 @@ class Session:
         """Fetch `name`'s issuer metadata again and save the endpoints it gives
         (`%datasource discover NAME`). Raises `ConfigError` (one line) and saves nothing when
         the metadata is missing or unusable."""
-        updated = rediscover(self.datasource(name))
+        updated = rediscover(self.datasource(name)).replace(metadata_fetched_at=self.now())
         self.save(updated)
         return updated
 
@@ -163,7 +163,13 @@ class Session:
         with self._lock:
             auth = self._auths.get(name)
             if auth is None:
-                auth = OAuth2Auth(self.datasource(name), store=self.store, now=self.now)
+                datasource = self.datasource(name)
+                # Endpoints taken from metadata are fetched again when one answers 404.
+                refetch = (
+                    (lambda: self.discover(name))
+                    if datasource.metadata_fetched_at is not None else None
+                )
+                auth = OAuth2Auth(datasource, store=self.store, now=self.now, refetch=refetch)
                 self._auths[name] = auth
             return auth
 
@@ -221,8 +227,9 @@ def _secret(value: str | Secret | None) -> Secret | None:
 
 
 def _identity(datasource: Datasource) -> tuple[str, str, str]:
-    # Tokens belong to one client at one token endpoint, for one grant.
-    return datasource.token_url, datasource.client_id, datasource.grant
+    # Tokens belong to one client of one authorization server (its issuer, else its token
+    # endpoint: an endpoint that moved under the same issuer keeps them), for one grant.
+    return datasource.issuer or datasource.token_url, datasource.client_id, datasource.grant
 
 
 def _options(auth: OAuth2Auth, httpx_kwargs: Mapping[str, Any], guard: Any) -> dict[str, Any]:

@@ -100,9 +100,17 @@ class TokenState:
     """
 
     def __init__(
-        self, datasource: Datasource, *, store: TokenStore, now: Callable[[], float] = time.time
+        self,
+        datasource: Datasource,
+        *,
+        store: TokenStore,
+        now: Callable[[], float] = time.time,
+        refetch: Callable[[], Datasource] | None = None,
     ) -> None:
         self.datasource = datasource
+        # Fetches the metadata again and returns the updated datasource (endpoints that came
+        # from metadata); used once when the token endpoint answers 404.
+        self._refetch = refetch
         self._store = store
         self._now = now
         self._tokens: TokenSet | None = None
@@ -146,7 +154,8 @@ class TokenState:
         yield Lock.ACQUIRE
         # The store is the truth: another client or kernel may have renewed already.
         self._adopt((yield Io(self._load)))
-        for attempt in (1, 2):
+        refetched = reread = False
+        for _attempt in (1, 2, 3):
             plan = self._plan(stale)
             if isinstance(plan, TokenSet):
                 yield Lock.RELEASE
@@ -154,14 +163,21 @@ class TokenState:
             current = self._tokens
             sent = current.refresh_token if plan.grant == "refresh_token" and current else None
             response: TokenResponse = yield plan
+            if response.status_code == 404 and self._refetch is not None and not refetched:
+                # The endpoint moved: the metadata it came from is fetched again, once.
+                refetched = True
+                self.datasource = yield Io(self._refetch)
+                continue
             try:
                 new = self._accept(plan, response)
             except ReauthRequired:
                 if sent is None:
                     raise
                 # Read once more: another kernel may have rotated the refresh token.
-                if attempt == 1 and self._adopt((yield Io(self._load)), dead=sent):
-                    continue
+                if not reread:
+                    reread = True
+                    if self._adopt((yield Io(self._load)), dead=sent):
+                        continue
                 # invalid_grant: the refresh token is dead; drop the tokens.
                 yield Io(partial(self._store.delete_tokens, self.datasource.name))
                 self._tokens = None
@@ -173,7 +189,7 @@ class TokenState:
             self._tokens = new
             yield Lock.RELEASE
             return new
-        raise AssertionError("unreachable: the second attempt returns or raises")
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _plan(self, stale: TokenSet | None) -> TokenSet | TokenRequest:
         """The token set to use, or the token request that gets a new one."""

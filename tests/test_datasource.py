@@ -49,7 +49,9 @@ def config_error(**changes: Any) -> ConfigError:
 
 def test_fields_are_the_spec_names_plus_origins_and_transport() -> None:
     names = [f.name for f in dataclasses.fields(Datasource)]
-    assert set(names) == {*SPEC_FIELDS, "extra_origins", "insecure_transport"}
+    assert set(names) == {
+        *SPEC_FIELDS, "extra_origins", "insecure_transport", "metadata_fetched_at"
+    }
     assert "client_secret" not in names  # write-only, kept in the keyring (SPEC section 1)
 
 

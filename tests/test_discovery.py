@@ -281,3 +281,53 @@ def test_the_demo_provider_answers_openid_connect_discovery_too(make_provider: A
     document = httpx.get(f"{provider.issuer}/.well-known/openid-configuration").json()
     assert document["issuer"] == provider.issuer
     assert discover(provider.issuer, authorization_code=True).token_endpoint == provider.token_url
+
+
+# -- the metadata, fetched again when an endpoint moved ----------------------------------------
+
+
+def test_the_fetch_time_is_kept_and_shown(make_provider: Any, clock: FakeClock) -> None:
+    from nb_oauth.jupyter.display import DatasourceStatus
+
+    provider: DemoProvider = make_provider()
+    session = Session(now=clock)
+    session.save(Datasource(name="d", issuer=provider.issuer, client_id="demo-public",
+                            client_auth="none", base_url=provider.api_url))
+    assert session.datasource("d").metadata_fetched_at == clock()
+    assert session.datasource("d").to_config()["metadata_fetched_at"] == clock()
+    clock.advance(7200)
+    assert "from the metadata, fetched 2.0 h ago" in str(DatasourceStatus.of(session, "d"))
+
+
+def test_a_token_endpoint_that_moved_is_found_again_at_sign_in_and_at_refresh(
+    metadata_server: MetadataServer, clock: FakeClock, browser: BrowserRobot
+) -> None:
+    from nb_oauth.demo.emulation import Emulation, Profile
+
+    with Emulation(Profile(client_auth="none"), clock) as emulation:
+        issuer = metadata_server.issuer
+        path = "/.well-known/oauth-authorization-server"
+
+        def publish(token_endpoint: str) -> None:
+            metadata_server.serve(path, metadata_server.metadata(
+                authorization_endpoint=f"{emulation.base}/authorize",
+                token_endpoint=token_endpoint))
+
+        publish(f"{issuer}/old-token")  # gone: this server answers 404 there
+        session = Session(now=clock)
+        session.save(Datasource(name="m", issuer=issuer, client_id=emulation.client_id,
+                                client_auth="none", base_url=emulation.base))
+        publish(f"{emulation.base}/token")  # where it is now
+        connect(session, "m", view=QuietView(), open_url=browser, timeout=30)
+        browser.join()
+        assert session.datasource("m").token_url == f"{emulation.base}/token"
+        assert session.store.load_tokens("m") is not None  # the code went to the new endpoint
+
+        publish(f"{issuer}/old-token")  # moved back while the kernel runs
+        session.discover("m")
+        publish(f"{emulation.base}/token")
+        with session.client("m") as api:
+            clock.advance(3600)  # expired: the refresh meets the 404, then the new endpoint
+            assert api.get("/v1/me").status_code == 200
+        assert len([r for r in emulation.requests("/token")
+                    if r.form.get("grant_type") == "refresh_token"]) == 1

@@ -10,7 +10,7 @@ from nb_oauth.jupyter.datasource_magic import _field_parser
 from nb_oauth.jupyter.display import _SHOWN_FIELDS
 
 #: Datasource attributes that are not fields a user fills in: a test-rig switch.
-INTERNAL = {"insecure_transport"}
+INTERNAL = {"insecure_transport", "metadata_fetched_at"}
 
 
 def test_the_table_and_the_datasource_name_the_same_fields_in_the_same_order() -> None:

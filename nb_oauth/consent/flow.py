@@ -213,7 +213,8 @@ def connect(
             view.ended()
             raise
     try:
-        tokens, api_base = _redeem(ds.name, request, client_secret, code, session.now())
+        refetch = (lambda: session.discover(name)) if ds.metadata_fetched_at is not None else None
+        tokens, api_base = _redeem(ds.name, request, client_secret, code, session.now(), refetch)
         _store_tokens(session, name, tokens)
     except BaseException:
         view.ended()
@@ -307,30 +308,38 @@ def _redeem(
     client_secret: Secret | None,
     code: Secret,
     received_at: float,
+    refetch: Callable[[], Datasource] | None = None,
 ) -> tuple[TokenSet, str | None]:
     """Exchange the code (RFC 6749 §4.1.3) with the same redirect_uri
     (security.md#state-pkce-and-the-redirect-uri) and verifier.
 
     Never retried: a code is single-use (RFC 6749 §10.5, security.md#renewal), so a lost answer
-    means a new sign-in.
+    means a new sign-in. The one exception: a 404 from a token endpoint that came from metadata
+    (the code never reached a token endpoint), after which `refetch` fetches the metadata again
+    and the code goes to the endpoint it names.
     """
-    token_request = authorization_code_request(
-        request.datasource,
-        client_secret,
-        code=code,
-        redirect_uri=request.redirect_uri,
-        code_verifier=request.pkce.code_verifier,
-    )
-    where = origin(token_request.url) or token_request.url
-    try:
-        response = send_token_request(token_request)
-    except httpx.TransportError as exc:
-        problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        raise TokenEndpointUnreachable(where, problem, datasource=name) from None
-    except (TokenEndpointError, TokenEndpointTimeout) as exc:
-        # Say whose sign-in and which server, in the one line the user sees.
-        exc.args = (f"Sign-in for {name} at {where}: {exc.args[0]}",)
-        raise
+    datasource = request.datasource
+    for _attempt in (1, 2):
+        token_request = authorization_code_request(
+            datasource,
+            client_secret,
+            code=code,
+            redirect_uri=request.redirect_uri,
+            code_verifier=request.pkce.code_verifier,
+        )
+        where = origin(token_request.url) or token_request.url
+        try:
+            response = send_token_request(token_request)
+        except httpx.TransportError as exc:
+            problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise TokenEndpointUnreachable(where, problem, datasource=name) from None
+        except (TokenEndpointError, TokenEndpointTimeout) as exc:
+            # Say whose sign-in and which server, in the one line the user sees.
+            exc.args = (f"Sign-in for {name} at {where}: {exc.args[0]}",)
+            raise
+        if response.status_code != 404 or refetch is None:
+            break
+        datasource, refetch = refetch(), None
     tokens = read_token_response(
         token_request,
         status_code=response.status_code,
@@ -339,7 +348,7 @@ def _redeem(
         now=received_at,
         datasource=name,
     )
-    return tokens, _api_base(request.datasource, response.content)
+    return tokens, _api_base(datasource, response.content)
 
 
 def _api_base(ds: Datasource, body: bytes) -> str | None:

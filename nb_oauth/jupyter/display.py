@@ -132,6 +132,8 @@ class DatasourceStatus:
     has_client_secret: bool
     secret_location: str
     redirect_uri: str | None
+    #: Seconds since the endpoints were taken from metadata, or None when given by hand.
+    metadata_age: float | None = None
 
     @classmethod
     def of(cls, session: Session, name: str) -> DatasourceStatus:
@@ -155,6 +157,8 @@ class DatasourceStatus:
             has_refresh_token=bool(tokens and tokens.refresh_token),
             has_client_secret=session.store.load_secret(name) is not None,
             secret_location=session.store.secret_location(name),
+            metadata_age=None if ds.metadata_fetched_at is None
+            else max(0.0, session.now() - ds.metadata_fetched_at),
             redirect_uri=redirect,
         )
 
@@ -178,6 +182,10 @@ class DatasourceStatus:
                      if self.has_client_secret else "none"))
         if self.redirect_uri:
             rows.append(("redirect URI to register", self.redirect_uri + _ANY_PORT))
+        if self.metadata_age is not None:
+            rows.append(("endpoints", "from the metadata, fetched "
+                         f"{human_duration(self.metadata_age)} ago (%datasource discover "
+                         f"{self.name} fetches it again)"))
         rows += list(self.settings)
         return rows
 
