@@ -58,13 +58,7 @@ def complete(datasource: Datasource) -> Datasource:
     if datasource.issuer is None and datasource.base_url is not None:
         resource, issuer = discover_from_api(datasource.base_url)
         datasource = datasource.replace(issuer=issuer, resource=datasource.resource or resource)
-    if datasource.issuer is None:
-        raise ConfigError("issuer", f"{datasource.name!r} has no issuer to discover from",
-                          "set issuer to the authorization server's issuer URL")
-    metadata = discover(
-        datasource.issuer, authorization_code=datasource.grant == "authorization_code",
-        issuer_template=datasource.quirks.issuer_template,
-    )
+    metadata = _issuer_metadata(datasource)
     registered: dict[str, str] = {}
     if not datasource.client_id:
         registered = {
@@ -118,10 +112,7 @@ def _post(field_name: str, url: str, body: object) -> tuple[int, bytes]:
     try:
         return post_json(url, body)
     except (httpx.HTTPError, NbOAuthError) as exc:
-        problem = exc.reason if isinstance(exc, TokenEndpointError) else (
-            first_line(exc) if isinstance(exc, NbOAuthError) else f"{type(exc).__name__}: {exc}"
-        )
-        raise ConfigError(field_name, f"{url} could not be reached ({problem})",
+        raise ConfigError(field_name, f"{url} could not be reached ({_problem(exc)})",
                           "check that the server is up, or give client_id yourself") from None
 
 
@@ -194,16 +185,19 @@ def _fetch(field_name: str, url: str) -> tuple[int, bytes]:
     try:
         return get_document(url)
     except (httpx.HTTPError, NbOAuthError) as exc:
-        if isinstance(exc, TokenEndpointError):
-            problem = exc.reason  # the size cap: the body is larger than ...
-        elif isinstance(exc, NbOAuthError):
-            problem = first_line(exc)
-        else:
-            problem = f"{type(exc).__name__}: {exc}"
         raise ConfigError(
-            field_name, f"the metadata at {url} could not be read ({problem})",
+            field_name, f"the metadata at {url} could not be read ({_problem(exc)})",
             "check the URL and that the server is up, or give token_url",
         ) from None
+
+
+def _problem(exc: Exception) -> str:
+    """What went wrong fetching a document, in a few words for a one-line message."""
+    if isinstance(exc, TokenEndpointError):
+        return exc.reason  # the size cap: the body is larger than ...
+    if isinstance(exc, NbOAuthError):
+        return first_line(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def discover(
@@ -226,16 +220,20 @@ def discover(
     )
 
 
-def rediscover(datasource: Datasource) -> Datasource:
-    """`datasource` with every endpoint its issuer's metadata gives now (`%datasource
-    discover`): the metadata is the authority for them."""
+def _issuer_metadata(datasource: Datasource) -> ServerMetadata:
     if datasource.issuer is None:
         raise ConfigError("issuer", f"{datasource.name!r} has no issuer to discover from",
                           "set issuer to the authorization server's issuer URL")
-    metadata = discover(
+    return discover(
         datasource.issuer, authorization_code=datasource.grant == "authorization_code",
         issuer_template=datasource.quirks.issuer_template,
     )
+
+
+def rediscover(datasource: Datasource) -> Datasource:
+    """`datasource` with every endpoint its issuer's metadata gives now (`%datasource
+    discover`): the metadata is the authority for them."""
+    metadata = _issuer_metadata(datasource)
     return datasource.replace(
         token_url=metadata.token_endpoint,
         authorization_url=metadata.authorization_endpoint or datasource.authorization_url,

@@ -151,13 +151,7 @@ def post_json(
         "POST", url, json=body, headers={"Accept": "application/json"},
         extensions={"timeout": timeout.as_dict()},
     )
-    with httpx.Client(follow_redirects=False) as client:
-        response = client.send(request, stream=True)
-        try:
-            read_token_body(response)
-        finally:
-            response.close()
-    return response.status_code, response.content
+    return _send_small(request)
 
 
 def get_document(url: str, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> tuple[int, bytes]:
@@ -172,6 +166,12 @@ def get_document(url: str, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> tuple[in
         headers={"Accept": "application/json"},
         extensions={"timeout": timeout.as_dict()},
     )
+    return _send_small(request)
+
+
+def _send_small(request: httpx.Request) -> tuple[int, bytes]:
+    """Send `request` on a client of its own, without following redirects, and read at most
+    the token-response size cap of its answer."""
     with httpx.Client(follow_redirects=False) as client:
         response = client.send(request, stream=True)
         try:
