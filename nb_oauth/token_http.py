@@ -27,7 +27,6 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "get_document",
     "post_json",
-    "is_token_request",
     "read_token_body",
     "request_error",
     "send_token_request",
@@ -40,7 +39,6 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
 
 # Request extensions (copied by httpx onto redirect hops) that mark nb_oauth's requests.
 TOKEN_REQUEST = "nb_oauth.token_request"  # value: the token endpoint's origin
-
 
 
 def request_error(error: errors.NbOAuthError, request: httpx.Request) -> errors.NbOAuthError:
@@ -65,11 +63,6 @@ def token_http_request(request: TokenRequest, timeout: httpx.Timeout) -> httpx.R
         content=request.body,
         extensions={"timeout": timeout.as_dict(), TOKEN_REQUEST: origin(request.url)},
     )
-
-
-def is_token_request(request: httpx.Request) -> bool:
-    """True for a request built by `token_http_request` (or a redirect hop of one)."""
-    return TOKEN_REQUEST in request.extensions
 
 
 def _declared_too_large(response: httpx.Response) -> bool:

@@ -221,7 +221,8 @@ def connect(
         raise
     if api_base is not None and api_base.rstrip("/") != (ds.base_url or "").rstrip("/"):
         # The provider named the API's root at sign-in (Salesforce instance_url, Zoho api_domain).
-        session.save(ds.replace(base_url=api_base))
+        # Read again: the sign-in may have saved endpoints found anew after a 404.
+        session.save(session.datasource(name).replace(base_url=api_base))
     result = ConnectResult(
         datasource=name,
         expires_in=tokens.expires_in(session.now()),
