@@ -37,10 +37,12 @@ class View:
     def __init__(self) -> None:
         self.shown: list[SignInLink] = []
         self.events: list[str] = []
+        self.ready = threading.Event()
 
     def waiting(self, sign_in: SignInLink) -> None:
         self.shown.append(sign_in)
         self.events.append("waiting")
+        self.ready.set()
 
     def finished(self, message: str) -> None:
         self.events.append(f"finished: {message}")
