@@ -271,9 +271,9 @@ class ConsentNeeded(SignInError):
         self.datasource = datasource
         self.why = why
         super().__init__(
-            f"{datasource} needs a sign-in, but this run is unattended ({why}); run "
-            f"%datasource connect {datasource} in an interactive notebook or terminal first, "
-            "then run this again"
+            f"{datasource} needs a sign-in, but nobody is at the keyboard in this run ({why}); "
+            f"run nb_oauth.connect({datasource!r}) or %datasource connect {datasource} in an "
+            "interactive notebook or terminal once, then run this again"
         )
 
 
