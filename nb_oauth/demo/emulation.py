@@ -51,9 +51,8 @@ class Profile:
     #: The answer names the API's root in this member (Salesforce instance_url, Zoho api_domain).
     api_base_member: str | None = None
     # -- the device grant (RFC 8628), docs/provider-notes/<provider>.md "Device grant" ----------
-    #: How device code polls may authenticate, when not only as `client_auth` (GitHub: with or
-    #: without a secret). The device authorization endpoint also takes the client id alone.
-    device_client_auth: tuple[str, ...] = ()
+    # Device code polls authenticate as `client_auth`; the device authorization endpoint also
+    # takes the client id alone (GitHub, Google and Microsoft document only that).
     #: The member naming the verification page (Google: verification_url, as an RFC 8628 draft).
     verification_member: str = "verification_uri"
     #: The answer also gives verification_uri_complete (Microsoft, GitHub and Google do not).
@@ -191,7 +190,7 @@ class Emulation:
 
     def _device_authorization(self, http: BaseHTTPRequestHandler, entry: Logged) -> None:
         # RFC 8628 §3.1: the client id, or the client's authentication.
-        if not any(self._client_ok(entry, method) for method in (*self._device_auth(), "none")):
+        if not any(self._client_ok(entry, m) for m in (self.profile.client_auth, "none")):
             return self._answer(http, entry, 401, {"error": "invalid_client"})
         profile = self.profile
         device_code, user_code = secrets.token_urlsafe(24), "WDJB-MJHT"
@@ -240,12 +239,10 @@ class Emulation:
 
     def _token(self, http: BaseHTTPRequestHandler, entry: Logged) -> None:
         grant = entry.form.get("grant_type")
-        device_grant = grant == DEVICE_CODE_GRANT
-        methods = self._device_auth() if device_grant else (self.profile.client_auth,)
-        if not any(self._client_ok(entry, method) for method in methods):
+        if not self._client_ok(entry, self.profile.client_auth):
             return self._send(http, 401, {"error": "invalid_client"})
         with self._lock:
-            if device_grant:
+            if grant == DEVICE_CODE_GRANT:
                 refusal = self._device_poll(entry)
                 if refusal is not None:
                     return self._answer(http, entry, *refusal)
@@ -294,9 +291,6 @@ class Emulation:
         if self.profile.form_unless_json_accepted and not accepts_json:
             return self._send_form(http, body, status)
         self._send(http, status, body)
-
-    def _device_auth(self) -> tuple[str, ...]:
-        return self.profile.device_client_auth or (self.profile.client_auth,)
 
     def _client_ok(self, entry: Logged, expected: str) -> bool:
         basic = entry.headers.get("authorization", "")
