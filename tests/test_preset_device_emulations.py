@@ -135,7 +135,10 @@ CASES = [
     ),
     DeviceCase(
         "auth0", "https://t.eu.auth0.com/oauth/device/code",
-        Profile(client_auth="none"), check_auth0,
+        # Polling errors with 403, slow_down with 429 (auth0.md, Device grant).
+        Profile(client_auth="none", device_error_status=403,
+                device_error_statuses=(("slow_down", 429),)),
+        check_auth0,
         {"domain": "t.eu.auth0.com", "audience": "https://api.example.org/"},
         token_params={"audience": "https://api.example.org/"},
     ),
@@ -248,18 +251,20 @@ def test_github_answers_forms_and_errors_with_200_unless_json_is_asked_for(
     assert poll.status_code == 200 and poll.text == "error=authorization_pending"
 
 
-def test_github_slow_down_names_the_new_interval_and_nb_oauth_waits_it(
-    clock: FakeClock, emulations: list[Emulation]
+@pytest.mark.parametrize("provider", ["github", "auth0"])
+def test_slow_down_in_the_providers_shape_adds_five_seconds(
+    provider: str, clock: FakeClock, emulations: list[Emulation]
 ) -> None:
-    # GitHub enforces a longer interval than it announced: slow_down (with HTTP 200) adds 5 s and
-    # states the new interval; nb_oauth adds 5 s for this and every later poll (RFC 8628 §3.5).
-    (case,) = [c for c in CASES if c.provider == "github"]
+    # The provider enforces a longer interval than it announced. GitHub's slow_down comes with
+    # HTTP 200 and states the new interval, Auth0's with HTTP 429; either way nb_oauth adds 5 s
+    # for this and every later poll (RFC 8628 §3.5).
+    (case,) = [c for c in CASES if c.provider == provider]
     profile = Profile(**{**case.profile.__dict__, "device_interval": 2, "device_min_interval": 5})
     emulation = Emulation(profile, clock)
     emulations.append(emulation)
     session = _session(case, emulation, clock)
     sleep = FakeSleep(clock, _approve_during(emulation, 4))
-    connect(session, "github", view=View(), open_url=lambda url: False, sleep=sleep)
+    connect(session, provider, view=View(), open_url=lambda url: False, sleep=sleep)
     # 2 (pending), 2 (too soon: slow_down, interval 7), then 7 each: pending, approved.
     assert sleep.pauses == [2, 2, 7, 7]
     assert len(_polls(emulation)) == 4

@@ -62,8 +62,10 @@ class Profile:
     device_min_interval: int | None = None
     #: slow_down states the new interval (GitHub).
     slow_down_interval: bool = False
-    #: The HTTP status of polling errors (GitHub: 200).
+    #: The HTTP status of polling errors (GitHub: 200), and per error code where it differs
+    #: (Auth0: authorization_pending 403, slow_down 429).
     device_error_status: int = 400
+    device_error_statuses: tuple[tuple[str, int], ...] = ()
     #: The error when the user declines (Microsoft: authorization_declined).
     declined_error: str = "access_denied"
     device_lifetime: int = 900
@@ -217,23 +219,27 @@ class Emulation:
         device = self._devices.get(entry.form.get("device_code", ""))
         if device is None:
             return 400, {"error": "invalid_grant"}
+
+        def error(code: str, **more: object) -> tuple[int, dict[str, object]]:
+            status = dict(profile.device_error_statuses).get(code, profile.device_error_status)
+            return status, {"error": code, **more}
+
         now = self.now()
         if now >= device.expires:
-            return profile.device_error_status, {"error": "expired_token"}
+            return error("expired_token")
         too_soon = device.last_poll is not None and (
             now - device.last_poll < (profile.device_min_interval or device.interval)
         )
         device.last_poll = now
         if too_soon:
             device.interval += 5
-            error: dict[str, object] = {"error": "slow_down"}
             if profile.slow_down_interval:
-                error["interval"] = device.interval
-            return profile.device_error_status, error
+                return error("slow_down", interval=device.interval)
+            return error("slow_down")
         if device.decision is None:
-            return profile.device_error_status, {"error": "authorization_pending"}
+            return error("authorization_pending")
         if not device.decision:
-            return profile.device_error_status, {"error": profile.declined_error}
+            return error(profile.declined_error)
         del self._devices[entry.form["device_code"]]
         return None
 
