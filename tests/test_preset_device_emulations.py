@@ -112,7 +112,7 @@ CASES = [
     ),
     DeviceCase(
         "gitlab", "https://gitlab.example.org/oauth/authorize_device",
-        Profile(client_auth="none", lifetime=7200), check_gitlab,
+        Profile(client_auth="none", lifetime=7200, device_lifetime=300), check_gitlab,
         {"host": "gitlab.example.org"}, scopes="read_user api",
     ),
     DeviceCase(
