@@ -14,11 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
+from IPython.core.error import UsageError
+from IPython.utils.capture import capture_output
 
 from nb_oauth.consent.flow import connect
 from nb_oauth.datasource import Datasource
 from nb_oauth.demo.emulation import DEVICE_CODE_GRANT, Emulation, Logged, Profile
 from nb_oauth.errors import ConfigError, DeviceCodeExpired, TokenError
+from nb_oauth.jupyter.magics import load, unload
 from nb_oauth.presets import PRESETS
 from nb_oauth.session import Session
 from tests.conftest import FakeClock
@@ -338,3 +341,28 @@ def test_a_preset_without_a_device_endpoint_refuses_the_device_grant_in_one_line
     # The authorization code grant still works with the same preset.
     assert Datasource(name="d", provider=provider, provider_options=options,
                       client_id="an-app").device_authorization_url is None
+
+
+def test_the_magic_adds_a_device_grant_datasource_from_a_preset_alone(
+    ip: Any, clock: FakeClock
+) -> None:
+    # What the user types: the preset gives the device endpoint, nothing else is needed; a preset
+    # without one says so in one line, and nothing is saved.
+    magics = load(ip, session=Session(now=clock))
+    try:
+        ip.run_line_magic("datasource", "add gh --provider github --grant device_code "
+                          "--client-id Iv1.abc --no-client-secret")
+        ds = magics.context.session.datasource("gh")
+        assert ds.grant == "device_code"
+        assert ds.device_authorization_url == "https://github.com/login/device/code"
+        assert "device_authorization_url" not in ds.to_config()  # the preset's, not the user's
+        with pytest.raises(UsageError, match="device_authorization_url") as caught:
+            ip.run_line_magic("datasource", "add sp --provider spotify --grant device_code "
+                              "--client-id c --no-client-secret")
+        assert "\n" not in str(caught.value)
+        assert "sp" not in magics.context.session.names()
+        with capture_output() as shown:
+            ip.run_line_magic("datasource", "providers github")
+        assert "Enable Device Flow" in shown.stdout
+    finally:
+        unload(ip)
