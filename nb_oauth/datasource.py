@@ -253,13 +253,18 @@ class Datasource:
             self.grant == "device_code"
             and self.device_authorization_url is None
             and "device_authorization_url" not in invalid
-            and not (self.issuer or self.base_url)  # metadata may name it
+            # Metadata may name it, but is read only when no token endpoint is given (presets
+            # give one).
+            and not (not self.token_url and (self.issuer or self.base_url))
         ):
             problems.append(ConfigError(
                 "device_authorization_url",
                 "is required for grant='device_code'",
+                f"the {self.provider} preset has none (its documentation offers no device "
+                "grant): use grant='authorization_code', or give device_authorization_url"
+                if self.provider else
                 "set the provider's device authorization endpoint (RFC 8628 §3.1), or its "
-                "issuer so that it can be found",
+                "issuer without a token_url so that metadata names it",
             ))
         port = urlsplit(self.redirect_uri).port if "redirect_uri" not in invalid else None
         if (
