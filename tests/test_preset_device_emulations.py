@@ -20,7 +20,7 @@ from IPython.utils.capture import capture_output
 from nb_oauth.consent.flow import connect
 from nb_oauth.datasource import Datasource
 from nb_oauth.demo.emulation import DEVICE_CODE_GRANT, Emulation, Logged, Profile
-from nb_oauth.errors import ConfigError, DeviceCodeExpired, TokenError
+from nb_oauth.errors import AuthorizationDenied, ConfigError, DeviceCodeExpired, TokenError
 from nb_oauth.jupyter.magics import load, unload
 from nb_oauth.presets import PRESETS
 from nb_oauth.session import Session
@@ -292,14 +292,14 @@ def test_google_needs_its_secret_when_polling(
 def test_microsofts_authorization_declined_ends_the_sign_in_in_one_line(
     clock: FakeClock, emulations: list[Emulation]
 ) -> None:
-    # Microsoft says authorization_declined, not RFC 8628's access_denied: the poll stops there
-    # with the provider's code in a one-line error, and nothing is stored.
+    # Microsoft says authorization_declined, not RFC 8628's access_denied: the same typed error
+    # (the user said no), with the provider's code in its one line; nothing is stored.
     (case,) = [c for c in CASES if c.provider == "microsoft"]
     emulation = Emulation(case.profile, clock)
     emulations.append(emulation)
     session = _session(case, emulation, clock)
     view = View()
-    with pytest.raises(TokenError, match="authorization_declined") as caught:
+    with pytest.raises(AuthorizationDenied, match="authorization_declined") as caught:
         connect(session, "microsoft", view=view, open_url=lambda url: False,
                 sleep=FakeSleep(clock, _approve_during(emulation, 2, approve=False)))
     assert "\n" not in str(caught.value)

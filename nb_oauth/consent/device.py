@@ -58,6 +58,9 @@ __all__ = ["device_sign_in"]
 #: The longest pause between two polls after network errors (RFC 8628 §3.5: back off).
 _MAX_BACKOFF_S = 60.0
 _SLICE_S = 0.1
+#: The user said no: RFC 8628 §3.5 ``access_denied``; Microsoft's identity platform answers
+#: ``authorization_declined`` (docs/provider-notes/microsoft.md).
+_DECLINED = frozenset({"access_denied", "authorization_declined"})
 
 
 def device_sign_in(
@@ -162,8 +165,8 @@ def _poll(
                 datasource=ds.name,
             )
         except TokenError as exc:
-            if exc.error == "access_denied":
-                raise AuthorizationDenied("access_denied", exc.error_description) from None
+            if exc.error in _DECLINED:
+                raise AuthorizationDenied(exc.error, exc.error_description) from None
             if exc.error == "expired_token":
                 raise DeviceCodeExpired(ds.name) from None
             if exc.error == "slow_down":
