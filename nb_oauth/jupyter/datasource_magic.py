@@ -11,22 +11,25 @@ variable that
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import shlex
+import warnings
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 
 from nb_oauth.datasource import Datasource
-from nb_oauth.errors import NbOAuthError, first_line
+from nb_oauth.errors import NbOAuthError, StorageWarning, first_line
 from nb_oauth.fields import FIELDS, Field
 from nb_oauth.http_cell import ApiCellError, fill_placeholders
 from nb_oauth.jupyter.display import DatasourceList, DatasourceStatus, missing_base_url_hint
 from nb_oauth.session import Session
+from nb_oauth.store.choice import STORES
 
 __all__ = ["COMMANDS", "Context", "completions", "run_datasource_command", "USAGE"]
 
@@ -45,6 +48,7 @@ USAGE = """\
 %datasource disconnect NAME                                 revoke and forget the tokens
 %datasource remove NAME                                     forget the datasource
 %datasource use NAME                                        the default for %%api
+%datasource storage [keyring|memory|file]                   where secrets are kept (the switch)
 Options of add/edit: %datasource add --help"""
 
 
@@ -375,6 +379,19 @@ def _use(ctx: Context, words: list[str]) -> object:
     return None
 
 
+def _storage(ctx: Context, words: list[str]) -> object:
+    parser = _Parser(
+        "%datasource storage",
+        description="Where client secrets and tokens are kept; without a store, where now.",
+    )
+    parser.add_argument("store", nargs="?", choices=STORES, help="the store to use from now on")
+    args = parser.parse_args(words)
+    from nb_oauth.process_session import use_store
+
+    print(use_store(args.store, session=ctx.session))
+    return None
+
+
 def _name_parser(prog: str) -> _Parser:
     parser = _Parser(prog)
     parser.add_argument("name", metavar="NAME")
@@ -410,6 +427,7 @@ COMMANDS: dict[str, Callable[[Context, list[str]], object]] = {
     "providers": _providers,
     "remove": _remove,
     "show": _show,
+    "storage": _storage,
     "use": _use,
 }
 
@@ -428,6 +446,8 @@ def completions(session: Session, words: Sequence[str], fragment: str) -> list[s
         from nb_oauth.presets import PRESETS
 
         choices = sorted(PRESETS)
+    elif words[0] == "storage" and len(words) == 1 and not fragment.startswith("-"):
+        choices = STORES
     elif fragment.startswith("-"):
         choices = _option_names(words[0])
     elif words[0] in _TAKES_NAME and len(words) == 1:
@@ -447,6 +467,30 @@ def _option_names(command: str) -> list[str]:
     else:
         return []
     return sorted(flag for flag in parser._option_string_actions if flag.startswith("--"))
+
+
+@contextlib.contextmanager
+def _plain_storage_notices() -> Iterator[None]:
+    """Print the storage notices of a subcommand (the memory fallback, a sign-out after a kernel
+    restart) as the plain one-line messages they are, not as Python warnings with a file name
+    and a source line; every other warning goes on as it came."""
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as log:
+            warnings.simplefilter("always", StorageWarning)
+            try:
+                yield
+            finally:
+                caught = list(log)
+    finally:
+        # After the filters were restored, so that what is sent on meets the caller's filters.
+        for warning in caught:
+            if issubclass(warning.category, StorageWarning):
+                print(warning.message)
+            else:
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
 
 
 def run_datasource_command(ctx: Context, line: str) -> object:
@@ -476,7 +520,8 @@ def run_datasource_command(ctx: Context, line: str) -> object:
             f"%datasource: unknown subcommand {words[0]!r}; use one of {', '.join(COMMANDS)}"
         )
     try:
-        return command(ctx, words[1:])
+        with _plain_storage_notices():
+            return command(ctx, words[1:])
     except _HelpShown:
         return None
     except NbOAuthError as exc:
