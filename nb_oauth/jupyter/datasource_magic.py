@@ -11,23 +11,22 @@ variable that
 from __future__ import annotations
 
 import argparse
-import contextlib
 import getpass
 import os
 import shlex
-import warnings
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 
 from nb_oauth.datasource import Datasource
-from nb_oauth.errors import NbOAuthError, StorageWarning, first_line
+from nb_oauth.errors import NbOAuthError, first_line
 from nb_oauth.fields import FIELDS, Field
 from nb_oauth.http_cell import ApiCellError, fill_placeholders
 from nb_oauth.jupyter.display import DatasourceList, DatasourceStatus, missing_base_url_hint
+from nb_oauth.jupyter.notices import storage_notices
 from nb_oauth.session import Session
 from nb_oauth.store.choice import STORES
 
@@ -469,30 +468,6 @@ def _option_names(command: str) -> list[str]:
     return sorted(flag for flag in parser._option_string_actions if flag.startswith("--"))
 
 
-@contextlib.contextmanager
-def _plain_storage_notices() -> Iterator[None]:
-    """Print the storage notices of a subcommand (the memory fallback, a sign-out after a kernel
-    restart) as the plain one-line messages they are, not as Python warnings with a file name
-    and a source line; every other warning goes on as it came."""
-    caught: list[warnings.WarningMessage] = []
-    try:
-        with warnings.catch_warnings(record=True) as log:
-            warnings.simplefilter("always", StorageWarning)
-            try:
-                yield
-            finally:
-                caught = list(log)
-    finally:
-        # After the filters were restored, so that what is sent on meets the caller's filters.
-        for warning in caught:
-            if issubclass(warning.category, StorageWarning):
-                print(warning.message)
-            else:
-                warnings.warn_explicit(
-                    warning.message, warning.category, warning.filename, warning.lineno
-                )
-
-
 def run_datasource_command(ctx: Context, line: str) -> object:
     """Run one ``%datasource`` line; returns what to display. Raises ``UsageError``.
 
@@ -519,11 +494,16 @@ def run_datasource_command(ctx: Context, line: str) -> object:
         raise UsageError(
             f"%datasource: unknown subcommand {words[0]!r}; use one of {', '.join(COMMANDS)}"
         )
+    notices: list[str] = []
     try:
-        with _plain_storage_notices():
+        # The memory fallback and a sign-out after a restart: one plain line each.
+        with storage_notices() as notices:
             return command(ctx, words[1:])
     except _HelpShown:
         return None
     except NbOAuthError as exc:
         # Library errors are already one readable line that says what to do next.
         raise UsageError(first_line(exc)) from None
+    finally:
+        for notice in notices:
+            print(notice)

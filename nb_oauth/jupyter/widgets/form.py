@@ -26,6 +26,7 @@ from nb_oauth.consent.flow import DEFAULT_TIMEOUT_S, open_in_new_tab
 from nb_oauth.datasource import Datasource, loopback_redirect_uri
 from nb_oauth.errors import ConfigError, NbOAuthError
 from nb_oauth.jupyter.display import LINK_STYLE, missing_base_url_hint
+from nb_oauth.jupyter.notices import storage_notices
 from nb_oauth.jupyter.widgets.fields import AUTH_CODE, FIELDS, FieldRow
 from nb_oauth.jupyter.widgets.status_area import StatusArea
 from nb_oauth.secret import Secret
@@ -168,7 +169,8 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
         self._take_secret()
         try:
             ds = self._build()
-            self._session.save(ds, client_secret=self._pending_secret)
+            with storage_notices() as notices:
+                self._session.save(ds, client_secret=self._pending_secret)
         except ConfigError as exc:
             self._show_config_error(exc)
             return
@@ -182,6 +184,8 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
         if self._on_saved is not None:
             self._on_saved(ds.name)
         self.datasource = ds
+        for notice in notices:  # e.g. no keyring here: secrets stay in kernel memory
+            self.status.say(notice)
         where = self._session.store.secret_location(ds.name)
         self.status.say(
             f"Saved {ds.name}" + (f"; its client secret is kept in {where}." if stored_secret
