@@ -97,10 +97,9 @@ class FileVault:
         mode = stat.S_IMODE(info.st_mode)
         if mode & 0o077:
             raise NoSecureStorage(
-                f"nb_oauth will not keep secrets in {path}: that {kind} can be read by group or "
-                f"others (mode {mode:04o})",
-                f"run chmod {wanted} {path} and try again, or choose another store with "
-                "%datasource storage",
+                f"nb_oauth will not keep secrets in the {kind} {path}: group or others can "
+                f"read it (mode {mode:04o})",
+                f"run chmod {wanted} {path}, or choose another store with %datasource storage",
             )
 
     # --- keyring's three calls --------------------------------------------------------------------
