@@ -494,16 +494,12 @@ def run_datasource_command(ctx: Context, line: str) -> object:
         raise UsageError(
             f"%datasource: unknown subcommand {words[0]!r}; use one of {', '.join(COMMANDS)}"
         )
-    notices: list[str] = []
     try:
         # The memory fallback and a sign-out after a restart: one plain line each.
-        with storage_notices() as notices:
+        with storage_notices(print):
             return command(ctx, words[1:])
     except _HelpShown:
         return None
     except NbOAuthError as exc:
         # Library errors are already one readable line that says what to do next.
         raise UsageError(first_line(exc)) from None
-    finally:
-        for notice in notices:
-            print(notice)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TextIO
 
 from nb_oauth.errors import StorageWarning
 
@@ -18,24 +19,26 @@ __all__ = ["storage_notices"]
 
 
 @contextlib.contextmanager
-def storage_notices() -> Iterator[list[str]]:
-    """Collect the `StorageWarning` messages raised inside; the list is filled when the block
-    ends (also when it raises). Every other warning goes on as it came, after the caller's
-    warning filters were restored."""
-    notices: list[str] = []
-    caught: list[warnings.WarningMessage] = []
-    try:
-        with warnings.catch_warnings(record=True) as log:
-            warnings.simplefilter("always", StorageWarning)
-            try:
-                yield notices
-            finally:
-                caught = list(log)
-    finally:
-        for warning in caught:
-            if issubclass(warning.category, StorageWarning):
-                notices.append(str(warning.message))
+def storage_notices(say: Callable[[str], None]) -> Iterator[None]:
+    """Inside the block, hand every `StorageWarning` to `say` as its one-line message, at once
+    (before a prompt that follows it), whatever the warning filters say; every other warning
+    is shown, recorded or raised as it would have been."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", StorageWarning)
+        shown_before = warnings.showwarning  # restored by catch_warnings
+
+        def show(
+            message: Warning | str,
+            category: type[Warning],
+            filename: str,
+            lineno: int,
+            file: TextIO | None = None,
+            line: str | None = None,
+        ) -> None:
+            if issubclass(category, StorageWarning):
+                say(str(message))
             else:
-                warnings.warn_explicit(
-                    warning.message, warning.category, warning.filename, warning.lineno
-                )
+                shown_before(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield

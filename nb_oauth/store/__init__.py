@@ -4,9 +4,10 @@ A store keeps, per datasource name, the non-secret `Datasource`, the client secr
 `TokenSet`. Two implementations:
 
 * `MemoryStore` (`nb_oauth.store.memory`): this process's memory only; "session-only" storage.
-* `KeyringStore` (`nb_oauth.store.keyring_store`): the config file plus the OS keyring,
-  shared by every kernel of the user. Imported lazily: it needs `keyring`, which the
-  protocol core does not (STYLE rule 1).
+* `KeyringStore` (`nb_oauth.store.keyring_store`): the config file plus a secrets vault: the
+  OS keyring, shared by every kernel of the user, or, where there is none, this kernel's memory
+  or a private 0600 file (`nb_oauth.store.choice` picks; `nb_oauth.store.file_vault`). Imported
+  lazily: it needs `keyring`, which the protocol core does not (STYLE rule 1).
 
 Contract for every implementation:
 

@@ -1,22 +1,25 @@
-"""`KeyringStore`: the config file for settings, the OS keyring for secrets.
+"""`KeyringStore`: the config file for settings, a secrets vault for secrets.
 
 Layout, per datasource `<name>`:
 
-* its non-secret fields in `<NB_OAUTH_HOME>/datasources.json` (`nb_oauth.store.config_file`);
-* keyring service `nb_oauth:<name>` (security.md#secret-storage), two entries with non-empty
+* its non-secret fields in `<NB_OAUTH_HOME>/datasources.json` (`nb_oauth.store.config_file`),
+  whichever store keeps the secrets, so a kernel restart never makes a datasource unknown;
+* its secrets in the vault the switch chose (`nb_oauth.store.choice`): a keyring backend, this
+  kernel's memory, or the private file (`nb_oauth.store.file_vault`). Each vault has keyring's
+  shape: service `nb_oauth:<name>` (security.md#secret-storage), two entries with non-empty
   usernames: `client_secret` (the bare secret) and `token_set` (`TokenSet.to_secret_json()`:
   versioned JSON with the refresh token, the access token, its expiry and the granted scopes). The
   access token is shared so that kernels sharing a datasource refresh once per expiry, not once
   each;
 * its renewal lock in `<NB_OAUTH_HOME>/locks/<name>.lock` (`nb_oauth.store.lock`,
-  security.md#single-flight-renewal).
+  security.md#single-flight-renewal), the same for every vault.
 
-Reads are cached in memory, so steady-state requests never touch the keyring (the auth does not
+Reads are cached in memory, so steady-state requests never touch the vault (the auth does not
 even call the store while its token is fresh). `load_tokens(name, fresh=True)` bypasses the cache;
 the auth calls it only while holding `renewal_lock(name)`, which is exactly when another kernel
-may have renewed. Writes go to the keyring first and update the cache only once they succeeded, so
+may have renewed. Writes go to the vault first and update the cache only once they succeeded, so
 a failed write leaves the previous state in both (security.md#secret-storage); each secret is one
-keyring entry, so a write is never half done.
+entry, so a write is never half done.
 
 Too large (security.md#secret-storage): before writing, a value is checked against the backend's
 known limit (Windows: 2560 bytes), and a backend error for a value above 2560 bytes is reported as
@@ -24,12 +27,15 @@ known limit (Windows: 2560 bytes), and a backend error for a value above 2560 by
 (the entry then holds an empty, long-expired one); the access token stays in this kernel's memory
 and the user is told once with `StorageWarning`. Other kernels then refresh for themselves.
 
-Backend policy (security.md#secret-storage, `nb_oauth.store.backends`): checked on the first keyring
-use, i.e. at configure time; `fail` and unapproved plaintext backends raise `NoSecureStorage`.
+Which vault (security.md#secret-storage, `nb_oauth.store.backends`), decided on the first use, i.e.
+at configure time: the store the switch names; with none named, the keyring when its backend is
+usable, else this kernel's memory, said once in one line. In a new kernel that keeps secrets in
+memory, that line names the datasources earlier kernels saved, which are signed out now, and what
+to run. `use_store` switches at run time, copying this kernel's secrets to the new vault.
 
 Session-only (security.md#secret-storage): `save_datasource(ds, session_only=True)` keeps that
 datasource, its secret and its tokens in a `MemoryStore` inside this store: no config entry, no
-keyring entry, no lock file. A name cannot be both: a name saved on disk must be removed before it
+vault entry, no lock file. A name cannot be both: a name saved on disk must be removed before it
 is saved session-only.
 
 Keyring errors (`keyring.errors.KeyringError`: a locked keyring, a D-Bus failure) become

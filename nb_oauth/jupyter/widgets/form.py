@@ -169,7 +169,8 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
         self._take_secret()
         try:
             ds = self._build()
-            with storage_notices() as notices:
+            # E.g. no keyring here: secrets stay in kernel memory, said in one line.
+            with storage_notices(self.status.say):
                 self._session.save(ds, client_secret=self._pending_secret)
         except ConfigError as exc:
             self._show_config_error(exc)
@@ -184,8 +185,6 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
         if self._on_saved is not None:
             self._on_saved(ds.name)
         self.datasource = ds
-        for notice in notices:  # e.g. no keyring here: secrets stay in kernel memory
-            self.status.say(notice)
         where = self._session.store.secret_location(ds.name)
         self.status.say(
             f"Saved {ds.name}" + (f"; its client secret is kept in {where}." if stored_secret
