@@ -64,8 +64,8 @@ class TokenStore(Protocol):
     def load_secret(self, name: str) -> Secret | None: ...
 
     def check_writable(self, name: str) -> None:
-        """Raise what saving ``name`` would raise because of the store itself (no usable
-        keyring), so a user is told before typing a secret, not after."""
+        """Raise what saving ``name`` would raise because of the store itself (a chosen store
+        that may not be used here), so a user is told before typing a secret, not after."""
         ...
 
     def secret_location(self, name: str) -> str:
