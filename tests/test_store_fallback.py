@@ -538,3 +538,40 @@ def test_reprs_and_messages_never_show_a_secret(
     assert CANARY not in (nb_oauth_home / "datasources.json").read_text()
     assert CANARY not in (nb_oauth_home / "storage.json").read_text()
     assert session.store.load_secret("crm") == Secret(CANARY)  # copied to memory
+
+
+def test_a_chainer_is_judged_by_the_backend_its_writes_go_to(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nb_oauth.store.backends import kind_of, writer_of
+
+    assert kind_of(_chainer_with_nothing(monkeypatch)) == "fail"
+    monkeypatch.setattr(keyring.backend, "_limit", lambda backend: isinstance(
+        backend, PlaintextKeyring))
+    chainer = keyring.backends.chainer.ChainerBackend()
+    assert isinstance(writer_of(chainer), PlaintextKeyring)
+    assert kind_of(chainer) == "plaintext"
+
+
+def test_the_test_extras_plaintext_backend_chosen_by_keyring_itself_is_not_used(
+    file_keyring: Any, nb_oauth_home: Path
+) -> None:
+    # keyrings.alt's PlaintextKeyring made the active backend by keyring's own configuration
+    # (keyringrc.cfg), in a new process, without the opt-in.
+    env = {**file_keyring.env}
+    env.pop("NB_OAUTH_ALLOW_PLAINTEXT")
+    script = textwrap.dedent(
+        f"""
+        import nb_oauth
+        nb_oauth.save(nb_oauth.Datasource(name="crm", grant="client_credentials",
+                      token_url="https://a.example/token", client_id="c"),
+                      client_secret={CANARY!r})
+        print(nb_oauth.default_session().store.secret_location("crm"))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "this kernel's memory"
+    assert "StorageWarning" in done.stderr and "plain text" in done.stderr
+    assert not file_keyring.data_file.exists()

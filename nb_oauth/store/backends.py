@@ -39,6 +39,7 @@ __all__ = [
     "kind_of",
     "secret_size",
     "SMALLEST_LIMIT",
+    "writer_of",
 ]
 
 Kind = Literal["fail", "null", "plaintext", "secure"]
@@ -46,7 +47,9 @@ Kind = Literal["fail", "null", "plaintext", "secure"]
 _FAIL = "keyring.backends.fail.Keyring"
 _NULL = "keyring.backends.null.Keyring"
 _CHAINER = "keyring.backends.chainer.ChainerBackend"
-_PLAINTEXT = frozenset({"keyrings.alt.file.PlaintextKeyring"})
+_PLAINTEXT = frozenset(
+    {"keyrings.alt.file.PlaintextKeyring", "keyrings.cryptfile.file.PlaintextKeyring"}
+)
 _WINDOWS = "keyring.backends.Windows.WinVaultKeyring"
 #: CRED_MAX_CREDENTIAL_BLOB_SIZE (danieljoos/wincred#18): the smallest limit a common backend has.
 SMALLEST_LIMIT = 5 * 512
@@ -63,14 +66,14 @@ def backend_name(backend: object) -> str:
 
 
 def kind_of(backend: object) -> Kind:
-    """Classify `backend` for the policy above; keyring's chainer by the backends it chains."""
+    """Classify `backend` for the policy above; keyring's chainer by the first backend it chains,
+    the one its writes go to (`pip install keyrings.cryptfile` on a machine without a system
+    keyring gives a chainer whose first backend is the encrypted file, and plain-text backends
+    after it), and as `fail` when it chains nothing."""
     paths = _paths(backend)
     if _CHAINER in paths:
         members = list(getattr(type(backend), "backends", []))
-        if not members:
-            return "fail"
-        kinds = {kind_of(member) for member in members}
-        return "plaintext" if "plaintext" in kinds else "secure"
+        return kind_of(members[0]) if members else "fail"
     if _FAIL in paths:
         return "fail"
     if _NULL in paths:
@@ -78,6 +81,14 @@ def kind_of(backend: object) -> Kind:
     if paths & _PLAINTEXT:
         return "plaintext"
     return "secure"
+
+
+def writer_of(backend: object) -> object:
+    """The backend that writes go to: the first one a keyring chainer chains, else `backend`."""
+    if _CHAINER in _paths(backend):
+        members = list(getattr(type(backend), "backends", []))
+        return writer_of(members[0]) if members else backend
+    return backend
 
 
 def secret_size(backend: object, value: str) -> tuple[int, int | None]:

@@ -74,6 +74,7 @@ from nb_oauth.store.backends import (
     fallback_notice,
     kind_of,
     secret_size,
+    writer_of,
 )
 from nb_oauth.store.choice import (
     ENV_STORE,
@@ -362,6 +363,10 @@ class _DiskStore:
             return f"the private file {backend.path}"
         if kind_of(backend) == "plaintext":
             return "the keyring's plain-text file"
+        writer = backend_name(writer_of(backend))
+        if writer.startswith("keyrings."):
+            # keyrings.cryptfile, keyrings.alt's EncryptedKeyring: a password-protected file.
+            return f"the keyring's encrypted file ({writer})"
         return "the system keyring"
 
     def _readable(self, name: str) -> tuple[Secret | None, TokenSet | None]:
