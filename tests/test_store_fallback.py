@@ -162,7 +162,7 @@ def test_add_connect_call_and_restart_without_a_keyring_in_the_magics(
     unload(ip)
 
     # The kernel restarts: a new store over the same NB_OAUTH_HOME.
-    _magics(ip, clock)
+    restarted = _magics(ip, clock)
     shown = str(ip.run_line_magic("datasource", "show demo"))  # known, not "unknown datasource"
     assert "not connected" in shown
     out = capsys.readouterr().out
@@ -175,6 +175,20 @@ def test_add_connect_call_and_restart_without_a_keyring_in_the_magics(
     ]
     with pytest.raises(UsageError, match="'demo' is not connected; .*%datasource connect demo"):
         ip.run_line_magic("api", "demo GET /api/me")
+    ip.run_line_magic("datasource", "storage")
+    described = capsys.readouterr().out
+    assert described.startswith("Client secrets and tokens are kept in this kernel's memory "
+                                "(nothing chosen, and ")
+    # What the line says to run, works: the secret again, a new sign-in, and calls answer.
+    restarted.context.prompt_secret = lambda prompt: secret
+    ip.run_line_magic("datasource", "edit demo --new-client-secret")
+    _connect(ip, BrowserRobot(), monkeypatch, "demo")
+    assert ip.run_line_magic("api", "demo GET /api/me")["sub"] == "demo-user"
+    everything = out + described + capsys.readouterr().out
+    renewed = restarted.context.session.store.load_tokens("demo")
+    assert renewed is not None and renewed.refresh_token is not None
+    for canary in (*canaries, renewed.access_token.reveal(), renewed.refresh_token.reveal()):
+        assert canary not in everything
     unload(ip)
 
 
@@ -195,6 +209,25 @@ def test_the_form_saves_without_a_keyring_and_says_so_in_one_line(
     # Never in the widget state a notebook saves (SEC-44).
     state = json.dumps([widget.get_state() for widget in form.children], default=str)
     assert CANARY not in state and CANARY not in shown
+
+
+def test_the_form_saves_to_the_store_chosen_at_run_time(
+    no_keyring: str, provider: DemoProvider, clock: FakeClock, nb_oauth_home: Path
+) -> None:
+    from nb_oauth.jupyter.widgets import DatasourceForm
+    from tests.test_widgets import fill, text_of
+
+    session = Session(KeyringStore(), now=clock)
+    nb_oauth.use_store("file", session=session)  # or %datasource storage file
+    form = DatasourceForm(session)
+    fill(form, provider, client_secret=CANARY)
+    form._save.click()
+    shown = text_of(form)
+    path = secrets_path(nb_oauth_home)
+    assert f"Saved demo; its client secret is kept in the private file {path}." in shown
+    assert _notices(shown) == []  # chosen: nothing to tell
+    assert _secret_files(nb_oauth_home, CANARY) == [path]
+    assert Session(KeyringStore()).store.load_secret("demo") == Secret(CANARY)  # a restart
 
 
 def test_python_falls_back_the_same_way_and_a_connected_datasource_answers(
@@ -239,8 +272,8 @@ def test_the_file_store_keeps_the_connection_across_a_restart(
     out = capsys.readouterr().out
     path = secrets_path(nb_oauth_home)
     assert out.strip() == (
-        f"Client secrets and tokens are now kept in the private file {path}, in this kernel "
-        "and the next ones"
+        f"Client secrets and tokens are now kept in the private file {path}; later kernels will "
+        "use it too"
     )
     ip.run_line_magic("datasource", _add_line(provider))
     _connect(ip, browser, monkeypatch, "demo")

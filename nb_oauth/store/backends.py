@@ -36,6 +36,7 @@ __all__ = [
     "backend_name",
     "check_backend",
     "fallback_notice",
+    "fallback_reason",
     "kind_of",
     "secret_size",
     "SMALLEST_LIMIT",
@@ -146,10 +147,14 @@ _WHY = {
 PERSIST = '%datasource storage file (Python: nb_oauth.use_store("file"))'
 
 
+def fallback_reason(backend: object) -> str:
+    """Why `backend` is not used when no store was chosen ("no usable system keyring here")."""
+    return _WHY.get(kind_of(backend), _WHY["fail"]).format(name=backend_name(writer_of(backend)))
+
+
 def fallback_notice(backend: object) -> str:
     """The one line said when secrets stay in kernel memory because `backend` is not usable."""
-    kind = kind_of(backend)
-    why = _WHY.get(kind, _WHY["fail"]).format(name=backend_name(backend))
+    why = fallback_reason(backend)
     return (
         f"nb_oauth keeps client secrets and tokens in this kernel's memory ({why}): after a "
         f"kernel restart, sign in again; to keep them in a private file instead, run {PERSIST}"

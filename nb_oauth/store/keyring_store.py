@@ -72,6 +72,7 @@ from nb_oauth.store.backends import (
     backend_name,
     check_backend,
     fallback_notice,
+    fallback_reason,
     kind_of,
     secret_size,
     writer_of,
@@ -276,10 +277,11 @@ class _DiskStore:
                     origin = _origin(where)
                 vault, store, notice = self._open(choice)
                 self._backend, self.store = vault, store
-                self.origin = origin if choice is not None else (
-                    "the default" if store == "keyring" else
-                    "no usable system keyring, so the fallback"
-                )
+                if choice is None:
+                    origin = "nothing chosen: the default" if store == "keyring" else (
+                        f"nothing chosen, and {fallback_reason(self._keyring())}"
+                    )
+                self.origin = origin
                 if store == "memory":
                     notice = self._signed_out_notice(notice, choice) or notice
                 if notice is not None:
@@ -295,7 +297,7 @@ class _DiskStore:
             vault = FileVault(self.home)
             vault.check()
             return vault, "file", None
-        backend = self._chosen if self._chosen is not None else keyring.get_keyring()
+        backend = self._keyring()
         kind = kind_of(backend)
         usable = kind == "secure" or (kind == "plaintext" and self._allow_plaintext)
         if choice is None and not usable:
@@ -307,6 +309,9 @@ class _DiskStore:
             # instead, so a datasource that shows as connected answers calls.
             return KernelMemoryKeyring(), "memory", None
         return backend, "keyring", None
+
+    def _keyring(self) -> KeyringBackend:
+        return self._chosen if self._chosen is not None else keyring.get_keyring()
 
     def _signed_out_notice(self, notice: str | None, choice: StoreName | None) -> str | None:
         # A new kernel keeps secrets in memory: the datasources saved by earlier kernels have
@@ -519,16 +524,19 @@ class KeyringStore:
         `NoSecureStorage` (changing nothing) when `choice` may not be used here."""
         name = check_name(choice, origin="store")
         copied = self._disk.use(name)
-        saved = ""
-        if record:
-            record_choice(self.home, name)
-            saved = ", in this kernel and the next ones"
-        line = f"Client secrets and tokens are now kept in {self._disk.where()}{saved}"
+        line = f"Client secrets and tokens are now kept in {self._disk.where()}"
+        if name == "memory":
+            line += " (sign in again after a kernel restart)"
         if copied:
             line += f"; copied there: {', '.join(copied)}"
-        configured = os.environ.get(ENV_STORE, "").strip()
-        if configured and configured.lower() != name:
-            line += f"; {ENV_STORE}={configured} in the environment still decides in new kernels"
+        if record:
+            record_choice(self.home, name)
+            configured = os.environ.get(ENV_STORE, "").strip()
+            if configured and configured.lower() != name:
+                line += f"; {ENV_STORE}={configured} in the environment still decides in new "
+                line += "kernels"
+            else:
+                line += "; later kernels will use it too"
         return line
 
     def storage(self) -> str:
