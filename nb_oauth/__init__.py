@@ -31,10 +31,12 @@ _EXPORTS = {
     "ClientConfigError": "nb_oauth.errors",
     "ConfigError": "nb_oauth.errors",
     "ConfigFileError": "nb_oauth.errors",
+    "ConsentNeeded": "nb_oauth.errors",
     "connect": "nb_oauth.process_session",
     "ConnectResult": "nb_oauth.consent.flow",
     "Datasource": "nb_oauth.datasource",
     "default_session": "nb_oauth.process_session",
+    "DeviceCodeExpired": "nb_oauth.errors",
     "disconnect": "nb_oauth.process_session",
     "DisconnectResult": "nb_oauth.consent.flow",
     "InsufficientScope": "nb_oauth.errors",
@@ -110,6 +112,12 @@ if _typing.TYPE_CHECKING:
     )
     from nb_oauth.errors import (
         ConfigFileError as ConfigFileError,
+    )
+    from nb_oauth.errors import (
+        ConsentNeeded as ConsentNeeded,
+    )
+    from nb_oauth.errors import (
+        DeviceCodeExpired as DeviceCodeExpired,
     )
     from nb_oauth.errors import (
         InsufficientScope as InsufficientScope,

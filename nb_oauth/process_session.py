@@ -34,8 +34,9 @@ from nb_oauth.consent.flow import (
 )
 from nb_oauth.consent.flow import connect as _connect
 from nb_oauth.consent.flow import disconnect as _disconnect
+from nb_oauth.consent.unattended import unattended_reason
 from nb_oauth.datasource import Datasource
-from nb_oauth.errors import ConfigError
+from nb_oauth.errors import ConfigError, ConsentNeeded
 from nb_oauth.oauth2_auth import OAuth2Auth
 from nb_oauth.secret import Secret
 from nb_oauth.session import Session
@@ -171,9 +172,18 @@ def connect(
     not yours. `paste=True` (JupyterHub, SSH, containers): instead of waiting for the redirect,
     asks for the address the browser was redirected to, without echoing it. `open_browser=False`
     only shows the link. See `nb_oauth.consent.flow.connect` for what it raises.
+
+    A run with nobody at the keyboard (papermill, `jupyter nbconvert --execute`, cron, CI, or
+    `NB_OAUTH_NONINTERACTIVE=1`: see `nb_oauth.consent.unattended`) raises `ConsentNeeded` at
+    once instead of waiting for a browser.
     """
+    session = session or default_session()
+    if session.datasource(name).grant != "client_credentials":
+        reason = unattended_reason()
+        if reason is not None:
+            raise ConsentNeeded(name, reason)
     return _connect(
-        session or default_session(),
+        session,
         name,
         view=view or _default_view(),
         paste=paste,

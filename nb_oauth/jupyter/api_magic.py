@@ -10,7 +10,7 @@ import httpx
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from nb_oauth.errors import InsufficientScope, NbOAuthError, first_line
+from nb_oauth.errors import InsufficientScope, NbOAuthError, ReauthRequired, first_line
 from nb_oauth.http_cell import (
     ApiCellError,
     ApiRequest,
@@ -20,6 +20,7 @@ from nb_oauth.http_cell import (
 )
 from nb_oauth.jupyter.datasource_magic import unknown_datasource
 from nb_oauth.jupyter.display import HttpErrorBlock, JsonDict, JsonList, TextBody
+from nb_oauth.jupyter.reconnect import offer_reconnect
 from nb_oauth.redact import redact_text, redact_url
 
 if TYPE_CHECKING:
@@ -114,6 +115,10 @@ def _send(
             url=_url_of(exc, request.url),
             excerpt=first_line(exc),
         )
+    except ReauthRequired as exc:
+        # The line says to sign in again; the button under it does it without blocking.
+        offer_reconnect(magics.shell, magics.context.session, name)
+        raise UsageError(first_line(exc)) from None
     except NbOAuthError as exc:
         # Already one line that says what to do (reconnect, fix a setting).
         raise UsageError(first_line(exc)) from None

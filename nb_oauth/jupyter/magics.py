@@ -17,6 +17,7 @@ one kernel would disagree about what is saved. The Magics instance owns only per
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
@@ -43,6 +44,10 @@ class NbOAuthMagics(Magics):
         self._clients: dict[str, httpx.Client] = {}
         #: The completion matcher :func:`load` installed for these magics.
         self.matcher: Any = None
+        #: The pre_run_cell hook :func:`load` registered, and whether it installed the handler.
+        self.reauth_hook: Any = None
+        self.reauth_installed = False
+        self.reauth_handler: object | None = None
 
     @property
     def context(self) -> Context:
@@ -233,7 +238,26 @@ def load(ipython: Any, *, session: Session | None = None) -> NbOAuthMagics:
     ipython.register_magics(magics)
     magics.matcher = _matcher(magics)
     ipython.Completer.custom_matchers.append(magics.matcher)
+    magics.reauth_hook = _reauth_hook(ipython, magics)
+    magics.reauth_hook()
+    ipython.events.register("pre_run_cell", magics.reauth_hook)
     return magics
+
+
+def _reauth_hook(ipython: Any, magics: NbOAuthMagics) -> Any:
+    """Install the "sign in again" handler (`nb_oauth.jupyter.reconnect`) once nb_oauth's
+    errors are loaded: before a cell runs, so that loading the extension imports nothing (a
+    call that can need a sign-in has loaded them by then)."""
+
+    def reauth_hook(*info: Any) -> None:
+        if magics.reauth_installed or "nb_oauth.errors" not in sys.modules:
+            return
+        from nb_oauth.jupyter import reconnect
+
+        magics.reauth_handler = reconnect.install(ipython, lambda: magics.context.session)
+        magics.reauth_installed = True
+
+    return reauth_hook
 
 
 def unload(ipython: Any) -> None:
@@ -243,6 +267,12 @@ def unload(ipython: Any) -> None:
     if not isinstance(magics, NbOAuthMagics):
         return
     magics.close()
+    if magics.reauth_hook is not None:
+        ipython.events.unregister("pre_run_cell", magics.reauth_hook)
+    if magics.reauth_handler is not None:
+        from nb_oauth.jupyter import reconnect
+
+        reconnect.uninstall(ipython, magics.reauth_handler)
     matchers = ipython.Completer.custom_matchers
     if magics.matcher in matchers:
         matchers.remove(magics.matcher)

@@ -27,7 +27,7 @@ from nb_oauth.datasource import Datasource, loopback_redirect_uri
 from nb_oauth.errors import ConfigError, NbOAuthError
 from nb_oauth.jupyter.display import LINK_STYLE, missing_base_url_hint
 from nb_oauth.jupyter.notices import storage_notices
-from nb_oauth.jupyter.widgets.fields import AUTH_CODE, FIELDS, FieldRow
+from nb_oauth.jupyter.widgets.fields import CLIENT_CREDENTIALS, FIELDS, FieldRow
 from nb_oauth.jupyter.widgets.status_area import StatusArea
 from nb_oauth.secret import Secret
 from nb_oauth.session import missing_secret
@@ -193,7 +193,7 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
         hint = missing_base_url_hint(ds)
         if hint:
             self.status.say(hint)
-        if authorize and ds.grant == AUTH_CODE:
+        if authorize and ds.grant != CLIENT_CREDENTIALS:
             self.status.start_consent(ds.name)
         else:
             self.status.show_status(ds.name)
@@ -301,7 +301,7 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
         self._main.children = [self._rows[s.name] for s in shown if grant in s.main]
         self._more.children = [self._rows[s.name] for s in shown if grant not in s.main]
         # Client credentials need no consent (RFC 6749 §4.4): Save is all there is.
-        self._authorize.layout.display = None if grant == AUTH_CODE else "none"
+        self._authorize.layout.display = "none" if grant == CLIENT_CREDENTIALS else None
 
     def _input(self, name: str) -> Any:
         return self._rows[name].input
