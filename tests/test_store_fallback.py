@@ -41,6 +41,14 @@ from tests.conftest import BrowserRobot, FakeClock, QuietView
 ROOT = Path(__file__).resolve().parent.parent
 CANARY = "CANARY-STORE-5e0b"
 NOTICE = "keeps client secrets and tokens in this kernel's memory"
+#: Why secrets stay in memory, as the one-line notices say it, per backend.
+WHY = {
+    "fail": "no usable system keyring here",
+    "chainer": "no usable system keyring here",
+    "null": "the keyring is disabled",
+    "plaintext": "the keyring backend keyrings.alt.file.PlaintextKeyring would keep them in "
+    "plain text",
+}
 
 
 @pytest.fixture
@@ -169,7 +177,7 @@ def test_add_connect_call_and_restart_without_a_keyring_in_the_magics(
     lines = [line for line in out.splitlines() if "signed out" in line]
     assert lines == [
         "demo is signed out after the kernel restart: nb_oauth keeps secrets in this kernel's "
-        "memory (no usable system keyring here); sign in with %datasource connect demo (first "
+        f"memory ({WHY[no_keyring]}); sign in with %datasource connect demo (first "
         "%datasource edit demo --new-client-secret if it has a client secret); to keep them "
         'across restarts, run %datasource storage file (Python: nb_oauth.use_store("file"))'
     ]
@@ -463,13 +471,13 @@ def test_the_restart_line_names_each_datasource_and_what_to_run() -> None:
 
     public = ds("gh", grant="authorization_code", client_auth="none",
                 authorization_url="https://a.example/authorize")
-    assert signed_out_line([public], fallback=False) == (
+    assert signed_out_line([public], why="the memory store was chosen") == (
         "gh is signed out after the kernel restart: nb_oauth keeps secrets in this kernel's "
         "memory (the memory store was chosen); sign in with %datasource connect gh; to keep them "
         'across restarts, run %datasource storage file (Python: nb_oauth.use_store("file"))'
     )
     machine = ds("crm", grant="client_credentials")
-    line = signed_out_line([machine, public], fallback=True)
+    line = signed_out_line([machine, public], why="no usable system keyring here")
     assert line.startswith("crm and gh are signed out after the kernel restart")
     assert ("enter the client secret again with %datasource edit crm --new-client-secret, then "
             "sign in with %datasource connect gh;") in line

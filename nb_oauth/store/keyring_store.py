@@ -257,7 +257,7 @@ class _DiskStore:
             self._tokens[name] = None
             self._unshared.pop(name, None)
 
-    # --- the keyring ------------------------------------------------------------------------------
+    # --- the vault --------------------------------------------------------------------------------
 
     def backend(self) -> _Vault:
         """Where secrets go, chosen on first use (security.md#secret-storage): the store named by
@@ -283,7 +283,7 @@ class _DiskStore:
                     )
                 self.origin = origin
                 if store == "memory":
-                    notice = self._signed_out_notice(notice, choice) or notice
+                    notice = self._signed_out_notice(choice) or notice
                 if notice is not None:
                     warnings.warn(notice, StorageWarning, stacklevel=4)
             return self._backend
@@ -313,7 +313,7 @@ class _DiskStore:
     def _keyring(self) -> KeyringBackend:
         return self._chosen if self._chosen is not None else keyring.get_keyring()
 
-    def _signed_out_notice(self, notice: str | None, choice: StoreName | None) -> str | None:
+    def _signed_out_notice(self, choice: StoreName | None) -> str | None:
         # A new kernel keeps secrets in memory: the datasources saved by earlier kernels have
         # none here (security.md#secret-storage), so say which need a new sign-in, and how.
         try:
@@ -323,7 +323,11 @@ class _DiskStore:
         names = [name for name in sorted(saved) if name not in self._saved_here]
         if not names:
             return None
-        return signed_out_line([saved[name] for name in names], fallback=choice is None)
+        if choice == "memory":
+            why = "the memory store was chosen"
+        else:  # nothing chosen, or keyring's null backend (disabled)
+            why = fallback_reason(self._keyring())
+        return signed_out_line([saved[name] for name in names], why=why)
 
     def use(self, choice: StoreName) -> list[str]:
         """Keep secrets in `choice` from now on, copying this process's client secrets and tokens
@@ -561,11 +565,11 @@ class KeyringStore:
         raise TypeError("a KeyringStore caches secrets and cannot be pickled")
 
 
-def signed_out_line(datasources: list[Datasource], *, fallback: bool) -> str:
+def signed_out_line(datasources: list[Datasource], *, why: str) -> str:
     """The one line a new kernel says when secrets are kept in memory and `datasources` (saved by
-    earlier kernels) therefore have none: who is signed out, why, and what to run."""
+    earlier kernels) therefore have none: who is signed out, `why` secrets are in memory, and
+    what to run."""
     names = [ds.name for ds in datasources]
-    why = "no usable system keyring here" if fallback else "the memory store was chosen"
     # Client credentials always need their secret; a confidential client needs it to sign in.
     secret = [ds.name for ds in datasources if ds.grant == "client_credentials"]
     maybe = [ds.name for ds in datasources
