@@ -114,13 +114,15 @@ def use_store(store: str | None = None, *, session: Session | None = None) -> St
 
     chosen = session or default_session()
     if not isinstance(chosen.store, KeyringStore):
-        why = (
-            "NB_OAUTH_SESSION_ONLY=1 keeps everything in this kernel's memory"
-            if os.environ.get("NB_OAUTH_SESSION_ONLY", "").strip() == "1"
-            else f"this session's store ({type(chosen.store).__name__}) has no switch"
-        )
-        raise ConfigError("store", why, "unset NB_OAUTH_SESSION_ONLY and restart the kernel "
-                          "to choose a store")
+        if os.environ.get("NB_OAUTH_SESSION_ONLY", "").strip() == "1":
+            why = "NB_OAUTH_SESSION_ONLY=1 keeps everything, settings too, in this kernel's memory"
+            fix = "unset it and restart the kernel to choose a store"
+        else:
+            why = f"this session's store ({type(chosen.store).__name__}) has no switch"
+            fix = "use a Session over a KeyringStore to choose a store"
+        if store is None:
+            return StorageReport(f"{why[0].upper()}{why[1:]}; {fix}")
+        raise ConfigError("store", why, fix)
     if store is None:
         return StorageReport(chosen.store.storage())
     return StorageReport(chosen.store.use_store(store))

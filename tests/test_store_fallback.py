@@ -457,8 +457,15 @@ def test_session_only_mode_has_no_switch(
     nb_oauth_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NB_OAUTH_SESSION_ONLY", "1")
-    with pytest.raises(ConfigError, match="NB_OAUTH_SESSION_ONLY=1 keeps everything"):
-        nb_oauth.use_store("file", session=Session(nb_oauth.MemoryStore()))
+    session = Session(nb_oauth.MemoryStore())
+    with pytest.raises(ConfigError, match="NB_OAUTH_SESSION_ONLY=1 keeps everything, settings "
+                       "too, in this kernel's memory; unset it and restart the kernel"):
+        nb_oauth.use_store("file", session=session)
+    assert nb_oauth.use_store(session=session).startswith("NB_OAUTH_SESSION_ONLY=1 keeps")
+    monkeypatch.delenv("NB_OAUTH_SESSION_ONLY")
+    with pytest.raises(ConfigError, match="MemoryStore. has no switch; use a Session over a "
+                       "KeyringStore"):
+        nb_oauth.use_store("memory", session=session)
 
 
 # --- what the restart line says ------------------------------------------------------------------
