@@ -364,7 +364,7 @@ def test_a_file_store_that_others_can_read_is_refused_in_one_line(
     monkeypatch.setenv("NB_OAUTH_STORE", "file")
     ds = nb_oauth.Datasource(name="crm", grant="client_credentials",
                              token_url="https://auth.example.com/token", client_id="c")
-    with pytest.raises(NoSecureStorage, match="group or others can read it"):
+    with pytest.raises(NoSecureStorage, match="group or others have access to it"):
         Session(KeyringStore()).save(ds, client_secret=CANARY)
     assert _secret_files(nb_oauth_home, CANARY) == []
     assert stat.S_IMODE(target.stat().st_mode) == int(mode, 8)  # never changed behind your back
@@ -623,3 +623,41 @@ def test_the_test_extras_plaintext_backend_chosen_by_keyring_itself_is_not_used(
     assert done.stdout.strip() == "this kernel's memory"
     assert "StorageWarning" in done.stderr and "plain text" in done.stderr
     assert not file_keyring.data_file.exists()
+
+
+def test_kernels_sharing_a_datasource_through_the_file_store_refresh_once_per_expiry(
+    make_provider: Any, tmp_path: Path, nb_oauth_home: Path
+) -> None:
+    # The renewal lock and the re-read under it work for the file store as for a keyring
+    # (SEC-27, SEC-28): real processes, refresh-token rotation with reuse detection.
+    from tests.fileclock import FileClock
+    from tests.test_kernels import KERNEL, LIFETIME, Kernel, datasource
+
+    clock = FileClock(tmp_path / "clock")
+    provider = make_provider(now=clock, token_lifetime=LIFETIME, rotate_refresh_tokens=True)
+    session = Session(KeyringStore(store="file"), now=clock)
+    session.save(datasource(provider, "shared"),
+                 client_secret=provider.clients["demo-basic"].client_secret)
+    browser = BrowserRobot()
+    connect(session, "shared", view=QuietView(), open_url=browser, timeout=30)
+    browser.join()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NB_OAUTH_", "PYTHON_K"))}
+    env.update(NB_OAUTH_HOME=str(nb_oauth_home), NB_OAUTH_STORE="file",
+               PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    kernels = [Kernel(KERNEL, clock, env) for _ in range(3)]
+    try:
+        for kernel in kernels:
+            kernel.expect("ready")
+        for expiry in range(3):
+            if expiry:
+                clock.advance(LIFETIME)
+            for kernel in kernels:
+                kernel.send("4")
+            for kernel in kernels:
+                kernel.expect("done")
+            assert provider.counters.get("token:refresh_token", 0) == expiry
+            assert provider.counters.get("refresh_token_reuse", 0) == 0
+    finally:
+        errors = [kernel.stop() for kernel in kernels]
+    assert [kernel.process.returncode for kernel in kernels] == [0, 0, 0], errors
+    assert not any(errors), errors  # no warning, no notice: the file store was chosen

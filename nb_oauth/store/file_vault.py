@@ -97,8 +97,8 @@ class FileVault:
         mode = stat.S_IMODE(info.st_mode)
         if mode & 0o077:
             raise NoSecureStorage(
-                f"nb_oauth will not keep secrets in the {kind} {path}: group or others can "
-                f"read it (mode {mode:04o})",
+                f"nb_oauth will not keep secrets in the {kind} {path}: group or others have "
+                f"access to it (mode {mode:04o})",
                 f"run chmod {wanted} {path}, or choose another store with %datasource storage",
             )
 
