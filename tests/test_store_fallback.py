@@ -661,3 +661,86 @@ def test_kernels_sharing_a_datasource_through_the_file_store_refresh_once_per_ex
         errors = [kernel.stop() for kernel in kernels]
     assert [kernel.process.returncode for kernel in kernels] == [0, 0, 0], errors
     assert not any(errors), errors  # no warning, no notice: the file store was chosen
+
+
+# --- a real Jupyter kernel, restarted ------------------------------------------------------------
+
+
+def _run_kernel(cells: list[str], env: dict[str, str]) -> list[Any]:
+    """Execute `cells` in a new ipykernel of this environment (as JupyterLab would, but through
+    nbclient); errors stay in the outputs. Returns the cells with their outputs."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from tests.test_notebooks import _ThisEnvironmentsKernelManager
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    NotebookClient(
+        notebook, kernel_manager_class=_ThisEnvironmentsKernelManager, kernel_name="python3",
+        timeout=60, allow_errors=True,
+    ).execute(env=env)
+    return list(notebook.cells)
+
+
+def _streams(cell: Any, name: str) -> str:
+    return "".join(o["text"] for o in cell.outputs
+                   if o["output_type"] == "stream" and o["name"] == name)
+
+
+@pytest.mark.parametrize("store", ["memory", "file"])
+def test_a_real_kernel_on_a_machine_without_a_keyring(
+    store: str, provider: DemoProvider, nb_oauth_home: Path, tmp_path: Path
+) -> None:
+    secret = provider.clients["demo-basic"].client_secret
+    assert secret is not None
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("NB_OAUTH_", "PYTHON_KEYRING")) and k not in ("CI", "BROWSER")}
+    env.update(
+        NB_OAUTH_HOME=str(nb_oauth_home), IPYTHONDIR=str(tmp_path / "ipython"),
+        # keyring's fail backend, through keyring's own configuration, as in a container
+        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+        DEMO_SECRET=secret,
+        # The demo's stand-in browser presses Approve; nbclient sends no stdin, so say that
+        # somebody is there (the sign-in would otherwise fail at once, as in papermill).
+        BROWSER=f"{sys.executable} -m nb_oauth approve %s", NB_OAUTH_NONINTERACTIVE="0",
+    )
+    first = ["%load_ext nb_oauth"]
+    if store == "file":
+        first.append("%datasource storage file")
+    first += [
+        f"%datasource add demo --token-url {provider.token_url} --authorization-url "
+        f"{provider.authorization_url} --client-id demo-basic --scopes profile --base-url "
+        f"{provider.api_url} --client-secret-env DEMO_SECRET",
+        "%datasource connect demo --timeout 30",
+        "%api demo GET /api/me",
+    ]
+    cells = _run_kernel(first, env)
+    add, api = cells[-3], cells[-1]
+    assert _streams(add, "stderr") == ""  # not a Python warning with a file name and a line
+    if store == "memory":
+        notice = _streams(add, "stdout").splitlines()[0]
+        assert NOTICE in notice and "%datasource storage file" in notice
+    else:
+        assert NOTICE not in json.dumps([cell.outputs for cell in cells])
+    assert '"sub": "demo-user"' in json.dumps(api.outputs) or "demo-user" in str(api.outputs)
+
+    # Restart: a new kernel process over the same NB_OAUTH_HOME.
+    cells = _run_kernel(["%load_ext nb_oauth", "%datasource list", "%api demo GET /api/me"],
+                        env)
+    listing, api = cells[1], cells[2]
+    outputs = json.dumps([cell.outputs for cell in cells])
+    if store == "memory":
+        said = _streams(listing, "stdout").splitlines()
+        assert said[0].startswith("demo is signed out after the kernel restart: nb_oauth keeps "
+                                  "secrets in this kernel's memory (no usable system keyring "
+                                  "here); sign in with %datasource connect demo")
+        # One line (and, in a notebook, the Reconnect button of the error block).
+        assert _streams(api, "stderr") == (
+            "UsageError: Datasource 'demo' is not connected; run nb_oauth.connect('demo') or "
+            "%datasource connect demo\n"
+        )
+    else:
+        assert "signed out" not in outputs and "demo-user" in outputs
+        assert "Secrets are kept in the private file" in outputs
+    assert secret not in outputs and "Traceback" not in outputs

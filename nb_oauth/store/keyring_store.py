@@ -615,7 +615,8 @@ def _unavailable(exc: keyring.errors.KeyringError, action: str, name: str) -> No
         fix = "unlock your keyring (log in to the desktop session, or unlock it in its app) and "
         fix += "try again"
     else:
-        fix = "check that the keyring backend works (`python -m keyring diagnose`) and try again"
+        fix = "check that the keyring backend works (`python -m keyring diagnose`) and try "
+        fix += "again, or keep secrets elsewhere with %datasource storage file"
     raise StorageUnavailable(
         f"The keyring could not {action} the secrets of {name!r} ({kind})", fix
     ) from None
