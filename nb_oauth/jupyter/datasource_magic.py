@@ -383,7 +383,12 @@ def _storage(ctx: Context, words: list[str]) -> object:
         "%datasource storage",
         description="Where client secrets and tokens are kept; without a store, where now.",
     )
-    parser.add_argument("store", nargs="?", choices=STORES, help="the store to use from now on")
+    parser.add_argument(
+        "store", nargs="?", choices=STORES, metavar="STORE",
+        help="keyring (the system keyring), memory (this kernel only: sign in again after a "
+        "restart) or file (a 0600 file under NB_OAUTH_HOME); this kernel's secrets are copied "
+        "over and later kernels use it too",
+    )
     args = parser.parse_args(words)
     from nb_oauth.process_session import use_store
 
