@@ -744,3 +744,26 @@ def test_a_real_kernel_on_a_machine_without_a_keyring(
         assert "signed out" not in outputs and "demo-user" in outputs
         assert "Secrets are kept in the private file" in outputs
     assert secret not in outputs and "Traceback" not in outputs
+
+
+def test_the_file_store_holds_exactly_the_secret_entries_and_remove_deletes_them(
+    nb_oauth_home: Path,
+) -> None:
+    # SEC-39 for the file store: namespaced entries, only secrets, removed with the datasource.
+    from tests.test_store_contract import CANARY_REFRESH, ds, tokens
+
+    store = KeyringStore(store="file")
+    session = Session(store)
+    for name in ("crm", "billing"):
+        session.save(ds(name), client_secret=f"{CANARY}-{name}")
+        store.save_tokens(name, tokens())
+    entries = json.loads(secrets_path(nb_oauth_home).read_text())["entries"]
+    assert {service: sorted(entry) for service, entry in entries.items()} == {
+        "nb_oauth:billing": ["client_secret", "token_set"],
+        "nb_oauth:crm": ["client_secret", "token_set"],
+    }
+    config = (nb_oauth_home / "datasources.json").read_text()
+    assert CANARY not in config and CANARY_REFRESH not in config
+    session.remove("crm")
+    entries = json.loads(secrets_path(nb_oauth_home).read_text())["entries"]
+    assert list(entries) == ["nb_oauth:billing"]
