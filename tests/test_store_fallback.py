@@ -767,3 +767,21 @@ def test_the_file_store_holds_exactly_the_secret_entries_and_remove_deletes_them
     session.remove("crm")
     entries = json.loads(secrets_path(nb_oauth_home).read_text())["entries"]
     assert list(entries) == ["nb_oauth:billing"]
+
+
+def test_a_file_write_that_fails_leaves_the_previous_file_and_no_temporary(
+    nb_oauth_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = FileVault(nb_oauth_home)
+    vault.set_password("nb_oauth:a", "token_set", "RT-old")
+    before = vault.path.read_bytes()
+
+    def fail(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("nb_oauth.store.file_vault.os.replace", fail)
+    with pytest.raises(nb_oauth.StorageUnavailable, match="cannot be written .No space left"):
+        vault.set_password("nb_oauth:a", "token_set", "RT-new")
+    assert vault.path.read_bytes() == before
+    assert sorted(p.name for p in vault.folder.iterdir()) == ["secrets.json", "secrets.json.lock"]
+    assert vault.get_password("nb_oauth:a", "token_set") == "RT-old"
