@@ -785,3 +785,20 @@ def test_a_file_write_that_fails_leaves_the_previous_file_and_no_temporary(
     assert vault.path.read_bytes() == before
     assert sorted(p.name for p in vault.folder.iterdir()) == ["secrets.json", "secrets.json.lock"]
     assert vault.get_password("nb_oauth:a", "token_set") == "RT-old"
+
+
+def test_a_damaged_choice_record_is_said_in_one_line_and_choosing_again_replaces_it(
+    nb_oauth_home: Path, clock: FakeClock
+) -> None:
+    nb_oauth_home.mkdir()
+    (nb_oauth_home / "storage.json").write_text("{oops")
+    store = KeyringStore(backend=keyring.backends.fail.Keyring())
+    with pytest.raises(nb_oauth.StorageUnavailable, match="storage.json is damaged; choose the "
+                       "store again with %datasource storage NAME"):
+        store.check_writable("x")
+    line = nb_oauth.use_store("file", session=Session(store, now=clock))
+    assert line.startswith("Client secrets and tokens are now kept in the private file")
+    assert KeyringStore().storage().startswith(
+        f"Client secrets and tokens are kept in the private file {secrets_path(nb_oauth_home)} "
+        "(chosen with %datasource storage)"
+    )

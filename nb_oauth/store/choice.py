@@ -24,7 +24,7 @@ from typing import Literal
 
 from nb_oauth.errors import ConfigError, StorageUnavailable
 
-__all__ = ["ENV_STORE", "STORES", "StoreName", "chosen_store", "record_choice"]
+__all__ = ["ENV_STORE", "STORES", "StoreName", "check_name", "chosen_store", "record_choice"]
 
 StoreName = Literal["keyring", "memory", "file"]
 STORES: tuple[StoreName, ...] = ("keyring", "memory", "file")
@@ -45,7 +45,8 @@ def check_name(value: str, *, origin: str) -> StoreName:
 
 def chosen_store(home: Path) -> tuple[StoreName | None, str | None]:
     """The chosen store and where the choice was made (`NB_OAUTH_STORE` or the record file), or
-    `(None, None)` when nothing was chosen. Raises `ConfigError` for an unknown name."""
+    `(None, None)` when nothing was chosen. Raises `ConfigError` for an unknown name and
+    `StorageUnavailable` for a damaged record (choosing again replaces it)."""
     configured = os.environ.get(ENV_STORE, "").strip()
     if configured:
         return check_name(configured, origin=ENV_STORE), ENV_STORE
