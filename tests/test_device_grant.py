@@ -375,3 +375,33 @@ def test_a_normal_device_sign_in_warns_nothing(make_provider: Any, clock: FakeCl
         warnings.simplefilter("error", NbOAuthWarning)
         connect(session, "tv", view=View(), open_url=lambda url: False,
                 sleep=FakeSleep(clock, approve_on(provider, 1)))
+
+
+def test_the_magics_add_and_connect_a_device_datasource(
+    ip: Any, make_provider: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `%datasource add --grant device_code --issuer`, then `connect`; the browser approves on the
+    # verification page it is given (the code filled in).
+    from nb_oauth.demo.browser import approve
+    from nb_oauth.jupyter.magics import load, unload
+
+    provider = make_provider()
+    monkeypatch.setattr("webbrowser.open", lambda url, new=0, autoraise=True: approve(url) == 200)
+    pauses: list[float] = []
+    monkeypatch.setattr("nb_oauth.consent.device._sleeper",
+                        lambda cancel: lambda s: (pauses.append(s), clock.advance(s)))
+    load(ip, session=Session(now=clock))
+    try:
+        ip.run_line_magic(
+            "datasource",
+            f"add tv --grant device_code --issuer {provider.issuer} --base-url "
+            f"{provider.api_url} --scopes profile --no-client-secret",
+        )
+        status = ip.run_line_magic("datasource", "connect tv")
+        assert status.connected and pauses == [5]
+        out = capsys.readouterr().out
+        assert "open " + provider.verification_url + " on any device" in out
+        assert ip.run_cell_magic("api", "tv", "GET /api/me")["name"] == "Demo User"
+    finally:
+        unload(ip)

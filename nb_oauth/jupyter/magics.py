@@ -70,7 +70,8 @@ class NbOAuthMagics(Magics):
 
         %datasource add NAME --token-url URL --client-id ID [options]
             Save a datasource. Options are the fields of a datasource: --grant
-            (authorization_code | client_credentials), --authorization-url, --scopes "a,b",
+            (authorization_code | device_code | client_credentials), --authorization-url,
+            --device-authorization-url, --redirect-uri, --scopes "a,b",
             --token-placement (header | query), --header-prefix, --query-param, --client-auth
             (basic | body | none), --body-encoding (form | json), --auth-param KEY=VALUE,
             --token-param KEY=VALUE, --base-url, --extra-origin, --redirect-port,
@@ -103,7 +104,8 @@ class NbOAuthMagics(Magics):
         %datasource connect NAME [--paste] [--no-browser] [--timeout SECONDS]
             Sign in: opens the provider's consent page in a new browser tab (a link is shown
             too). --paste for kernels on another machine (JupyterHub, SSH): paste the address the
-            browser was redirected to.
+            browser was redirected to. A --grant device_code datasource shows a code to enter
+            on any device instead.
         %datasource disconnect NAME
             Revoke the tokens at the provider (when it has a revocation URL) and forget them.
         %datasource remove NAME
