@@ -71,6 +71,7 @@ _EXPORTS = {
     "TokenError": "nb_oauth.errors",
     "TokenSet": "nb_oauth.tokens",
     "TokenStore": "nb_oauth.store",
+    "use_store": "nb_oauth.process_session",
 }
 
 #: Derived, never listed by hand: the exports above, the version and the extension's hooks.
@@ -207,6 +208,9 @@ if _typing.TYPE_CHECKING:
     )
     from nb_oauth.process_session import (
         save as save,
+    )
+    from nb_oauth.process_session import (
+        use_store as use_store,
     )
     from nb_oauth.redirects import (
         async_redirect_guard as async_redirect_guard,

@@ -19,7 +19,7 @@ It reads as the questions a user has when something fails:
      │    ├── ConfigFileError        the config file is damaged, unknown or from a newer version
      │    ├── PortInUse              a fixed port on 127.0.0.1 is taken
      │    └── StorageUnavailable     the keyring cannot store or read a secret
-     │         ├── NoSecureStorage   no keyring backend nb_oauth may use
+     │         ├── NoSecureStorage   the chosen store may not be used here
      │         └── SecretTooLargeForBackend
      ├── ConfigError                 bad input: a datasource field is invalid (also a ValueError)
      └── SignInError                 the sign-in in the browser did not finish
@@ -459,9 +459,11 @@ class StorageUnavailable(SetupError, httpx.HTTPError):
 
 
 class NoSecureStorage(StorageUnavailable):
-    """No keyring backend nb_oauth may keep secrets in: keyring's `fail` backend (headless Linux,
-    Docker, JupyterHub), or a plaintext file backend without the explicit opt-in
-    (security.md#secret-storage)."""
+    """The store chosen for secrets may not be used here (security.md#secret-storage): the
+    `keyring` store with keyring's `fail` backend (headless Linux, Docker, JupyterHub) or a
+    plaintext file backend without the explicit opt-in, or a `file` store whose folder or file
+    others can read. With no store chosen, nb_oauth keeps secrets in kernel memory instead of
+    raising this."""
 
 
 class ConfigFileError(SetupError):

@@ -249,6 +249,7 @@ def nb_oauth_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("NB_OAUTH_HOME", str(home))
     monkeypatch.delenv("NB_OAUTH_SESSION_ONLY", raising=False)
     monkeypatch.delenv("NB_OAUTH_ALLOW_PLAINTEXT", raising=False)
+    monkeypatch.delenv("NB_OAUTH_STORE", raising=False)
     return home
 
 

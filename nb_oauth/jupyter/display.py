@@ -277,24 +277,35 @@ class DatasourceList:
     """``%datasource list``: one row per saved datasource."""
 
     rows: tuple[tuple[str, str, str, bool], ...]  # name, grant, status, default
+    #: Where their client secrets and tokens are kept (security.md#secret-storage).
+    secrets: str = ""
 
     @classmethod
     def of(cls, session: Session, *, default: str | None) -> DatasourceList:
         rows = []
+        where: dict[str, list[str]] = {}
         for name in session.names():
             ds = session.datasource(name)
             connected = session.store.load_tokens(name) is not None
             rows.append((name, ds.grant, "connected" if connected else "not connected",
                          name == default))
-        return cls(tuple(rows))
+            where.setdefault(session.store.secret_location(name), []).append(name)
+        if len(where) == 1:
+            secrets = f"Secrets are kept in {next(iter(where))}"
+        else:
+            secrets = "Secrets are kept in " + "; ".join(
+                f"{place} ({', '.join(names)})" for place, names in where.items()
+            )
+        return cls(tuple(rows), secrets if rows else "")
 
     def __str__(self) -> str:
         if not self.rows:
             return "No datasources yet: %datasource add NAME --token-url URL --client-id ID"
-        return "\n".join(
+        lines = [
             f"{'*' if default else ' '} {name:<20} {grant:<20} {status}"
             for name, grant, status, default in self.rows
-        )
+        ]
+        return "\n".join([*lines, self.secrets] if self.secrets else lines)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))

@@ -80,9 +80,9 @@ class NbOAuthMagics(Magics):
             The client secret is prompted (input hidden), or read from the environment variable
             named by --client-secret-env VAR; it is never accepted on the line, which would be
             saved in the notebook and in IPython's history. --no-client-secret for public clients.
-            Settings go to the config file under NB_OAUTH_HOME and secrets to the OS keyring;
-            --session-only keeps everything in this kernel's memory instead (for machines
-            without a usable keyring, such as many JupyterHub servers).
+            Settings go to the config file under NB_OAUTH_HOME and secrets to the store that
+            %datasource storage shows (the OS keyring; where there is none, this kernel's
+            memory); --session-only keeps everything, settings too, in this kernel's memory.
         %datasource add NAME --provider PRESET --client-id ID [--provider-option KEY=VALUE]
             The same from a provider preset (endpoints, scopes, parameters and API headers
             filled in; options you give win).
@@ -112,6 +112,13 @@ class NbOAuthMagics(Magics):
             Forget the datasource, its client secret and its tokens.
         %datasource use NAME
             Make NAME the datasource of %%api cells that name none.
+        %datasource storage [keyring|memory|file]
+            Where client secrets and tokens are kept: without an argument, where now and why;
+            with one, switch (this kernel's secrets are copied over) and remember the choice
+            under NB_OAUTH_HOME. keyring: the system keyring; memory: this kernel only (sign in
+            again after a restart); file: a 0600 file in a 0700 folder under NB_OAUTH_HOME.
+            The environment variable NB_OAUTH_STORE wins when set; nb_oauth.use_store is the
+            same switch in Python.
 
         Each subcommand also takes --help. Without arguments: in a notebook, the datasource
         form (ipywidgets); in a terminal, this summary. In a notebook, show NAME is a status

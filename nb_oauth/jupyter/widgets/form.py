@@ -26,6 +26,7 @@ from nb_oauth.consent.flow import DEFAULT_TIMEOUT_S, open_in_new_tab
 from nb_oauth.datasource import Datasource, loopback_redirect_uri
 from nb_oauth.errors import ConfigError, NbOAuthError
 from nb_oauth.jupyter.display import LINK_STYLE, missing_base_url_hint
+from nb_oauth.jupyter.notices import storage_notices
 from nb_oauth.jupyter.widgets.fields import CLIENT_CREDENTIALS, FIELDS, FieldRow
 from nb_oauth.jupyter.widgets.status_area import StatusArea
 from nb_oauth.secret import Secret
@@ -168,7 +169,9 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
         self._take_secret()
         try:
             ds = self._build()
-            self._session.save(ds, client_secret=self._pending_secret)
+            # E.g. no keyring here: secrets stay in kernel memory, said in one line.
+            with storage_notices(self.status.say):
+                self._session.save(ds, client_secret=self._pending_secret)
         except ConfigError as exc:
             self._show_config_error(exc)
             return
