@@ -37,11 +37,13 @@ from nb_oauth.errors import ConfigError
 from nb_oauth.quirks import RFC, Quirks
 from nb_oauth.redact import redact_url
 
-__all__ = ["BodyEncoding", "ClientAuth", "Datasource", "Grant", "TokenPlacement"]
+__all__ = [
+    "BodyEncoding", "ClientAuth", "Datasource", "Grant", "SIGNING_ALGS", "TokenPlacement",
+]
 
 Grant = Literal["authorization_code", "client_credentials", "device_code"]
 TokenPlacement = Literal["header", "query"]
-ClientAuth = Literal["basic", "body", "none"]
+ClientAuth = Literal["basic", "body", "none", "client_secret_jwt", "private_key_jwt"]
 BodyEncoding = Literal["form", "json"]
 
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
@@ -77,7 +79,14 @@ _URL_FIELDS = (
 _REQUIRED = ("name", "token_url", "client_id")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PLACEMENTS = ("header", "query")
-_CLIENT_AUTHS = ("basic", "body", "none")
+_CLIENT_AUTHS = ("basic", "body", "none", "client_secret_jwt", "private_key_jwt")
+#: The JWS algorithms (RFC 7518 §3.1) a client assertion may be signed with, by key type; the first
+#: of each is the default (security.md#private-keys).
+SIGNING_ALGS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "RSA": ("RS256", "PS256", "RS384", "PS384", "RS512", "PS512"),
+    "EC": ("ES256",),
+    "oct": ("HS256", "HS384", "HS512"),
+})
 _ENCODINGS = ("form", "json")
 
 
@@ -119,6 +128,11 @@ class Datasource:
     query_param: str = "access_token"
     client_auth: ClientAuth = "basic"
     body_encoding: BodyEncoding = "form"
+    #: The JWS `kid` of client assertions (`private_key_jwt`), when the server wants one.
+    key_id: str | None = None
+    #: The JWS `alg` of client assertions; `None`: RS256 for RSA keys, ES256 for EC, HS256 for
+    #: `client_secret_jwt`.
+    signing_alg: str | None = None
     auth_params: Mapping[str, str] = field(default_factory=dict, hash=False)
     token_params: Mapping[str, str] = field(default_factory=dict, hash=False)
     base_url: str | None = None
@@ -171,6 +185,8 @@ class Datasource:
             "query_param": lambda: _query_param(self.query_param),
             "client_auth": lambda: _choice("client_auth", self.client_auth, _CLIENT_AUTHS),
             "body_encoding": lambda: _choice("body_encoding", self.body_encoding, _ENCODINGS),
+            "key_id": lambda: _key_id(self.key_id),
+            "signing_alg": lambda: _signing_alg(self.signing_alg),
             "auth_params": lambda: _params(
                 "auth_params", self.auth_params, _RESERVED_AUTH_PARAMS
             ),
@@ -283,6 +299,19 @@ class Datasource:
                 "resource",
                 "is also set in auth_params or token_params",
                 "set it once, with resource",
+            ))
+        if (
+            self.signing_alg is not None
+            and not {"signing_alg", "client_auth"} & invalid
+            and self.client_auth in ("client_secret_jwt", "private_key_jwt")
+            and (self.signing_alg in SIGNING_ALGS["oct"])
+            != (self.client_auth == "client_secret_jwt")
+        ):
+            problems.append(ConfigError(
+                "signing_alg",
+                f"{self.signing_alg} cannot sign for client_auth={self.client_auth!r}",
+                "client_secret_jwt signs with HS256/HS384/HS512, private_key_jwt with RS256, "
+                "PS256 or ES256 (or leave signing_alg empty for the default)",
             ))
         if (
             self.grant == "client_credentials"
@@ -735,6 +764,24 @@ def _headers(value: object) -> Mapping[str, str]:
             raise ConfigError("headers", f"the value of {name} has control characters",
                               "retype the value")
     return headers
+
+
+def _key_id(value: object) -> str | None:
+    if value is None:
+        return None
+    return _text("key_id", value, required=False) or None
+
+
+def _signing_alg(value: object) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None  # empty, as a form leaves it: the key type's default
+    known = [alg for algs in SIGNING_ALGS.values() for alg in algs]
+    if not isinstance(value, str) or value.strip() not in known:
+        raise ConfigError(
+            "signing_alg", f"{_shown(value)} is not supported",
+            f"use one of {', '.join(known)}, or leave it empty for the key's default",
+        )
+    return value.strip()
 
 
 def _port(value: object) -> int:

@@ -104,7 +104,13 @@ FIELDS: tuple[Field, ...] = (
               "How the client ID and secret are sent to the token endpoint.", kind="choice",
               main=_USER_GRANTS,
               choices=(("Basic Authorization header", "basic"), ("In the request body", "body"),
-                       ("None (public client)", "none"))),
+                       ("None (public client)", "none"),
+                       ("Signed JWT with the client secret", "client_secret_jwt"),
+                       ("Signed JWT with a private key", "private_key_jwt"))),
+    Field("private_key", "Private Key",
+          "For private_key_jwt: paste the PEM private key (RSA or EC P-256). Kept in the system "
+          "keyring, never shown again; the form clears it after saving.", kind="secret",
+          main=frozenset(), option="--private-key-file"),
     # nb_oauth's additions.
     Field("base_url", "Base URL",
               "API root for relative %%api URLs; the token is only ever sent to this origin.",
@@ -146,6 +152,12 @@ FIELDS: tuple[Field, ...] = (
     Field("headers", "API Headers",
           "Headers sent with every API call (never to the token endpoint), e.g. an API version.",
           kind="params", main=frozenset(), option="--header", repeatable=True),
+    Field("key_id", "Key ID",
+          "The kid of the signing key, if the server asks for one (private_key_jwt).",
+          main=frozenset()),
+    Field("signing_alg", "Signing Algorithm",
+          "How client assertions are signed; empty: RS256 for RSA keys, ES256 for EC keys, "
+          "HS256 for client_secret_jwt.", main=frozenset(), placeholder="RS256"),
     Field("revocation_url", "Revocation URL",
               "RFC 7009 endpoint; Disconnect revokes the tokens there.", main=frozenset()),
 )

@@ -76,8 +76,12 @@ def save(
     client_secret: str | Secret | None = None,
     session_only: bool = False,
     session: Session | None = None,
+    private_key: str | Secret | None = None,
 ) -> None:
     """Save `datasource` and, when given, its client secret (write-only: never shown back).
+
+    For `client_auth="private_key_jwt"`, `private_key` is the PEM private key instead: checked,
+    then kept like the client secret (in the keyring, never in the config file).
 
     The settings go to the config file and the secret to the keyring; with `session_only=True`
     both stay in this kernel's memory (connect again after a restart). Raises `ConfigError` for
@@ -86,7 +90,8 @@ def save(
     never logs or echoes the secret.
     """
     (session or default_session()).save(
-        datasource, client_secret=client_secret, session_only=session_only
+        datasource, client_secret=client_secret, session_only=session_only,
+        private_key=private_key,
     )
 
 

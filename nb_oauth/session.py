@@ -51,8 +51,14 @@ class Session:
         *,
         client_secret: str | Secret | None = None,
         session_only: bool = False,
+        private_key: str | Secret | None = None,
     ) -> None:
         """Save `datasource`, and its client secret when given (`None` keeps the saved one).
+
+        `private_key` (PEM text, for `client_auth="private_key_jwt"`) is kept where the client
+        secret would be, write-only like it, and checked first: a public key, an unreadable or
+        unsupported key, or one that cannot sign with `signing_alg` is a `ConfigError` naming the
+        datasource, and nothing is saved (security.md#private-keys).
 
         `session_only=True` keeps the datasource, its secret and its tokens in this process's
         memory only: nothing is written to disk, and a kernel restart needs a new save and consent
@@ -68,6 +74,8 @@ class Session:
         if not isinstance(datasource, Datasource):
             raise TypeError(f"save() takes a Datasource, not {type(datasource).__name__}")
         secret = _secret(client_secret)
+        if private_key is not None or datasource.client_auth == "private_key_jwt":
+            secret = self._credential(datasource, secret, private_key)
         if needs_discovery(datasource):
             # Endpoints (and a registered client id) from metadata, checked, before anything is
             # saved: a failure leaves nothing half-configured.
@@ -94,6 +102,40 @@ class Session:
             self.store.delete_tokens(name)
         with self._lock:
             self._auths.pop(name, None)
+
+    def _credential(
+        self, datasource: Datasource, secret: Secret | None, private_key: str | Secret | None
+    ) -> Secret | None:
+        """The private key to save for a private_key_jwt datasource (checked), `None` to keep
+        the saved one. Raises `ConfigError` naming the datasource."""
+        name = datasource.name
+        if datasource.client_auth != "private_key_jwt":
+            raise ConfigError(
+                "private_key", f"is only used with client_auth='private_key_jwt' ({name})",
+                "set client_auth='private_key_jwt', or leave private_key out",
+            )
+        if secret is not None:
+            raise ConfigError(
+                "client_secret", f"is not used with client_auth='private_key_jwt' ({name})",
+                "give private_key=PEM instead (or choose another client_auth)",
+            )
+        if private_key is None:
+            saved = self.store.load_secret(name)
+            if saved is None or "-----BEGIN" not in saved.reveal():
+                raise ConfigError(
+                    "private_key", f"is required for private_key_jwt ({name})",
+                    "give it: nb_oauth.save(ds, private_key=PEM), or %datasource add ... "
+                    "--private-key-file PATH",
+                )
+            return None
+        if not isinstance(private_key, (str, Secret)):
+            raise TypeError(f"private_key must be a str, not {type(private_key).__name__}")
+        from nb_oauth.grants.signing import load_private_key
+
+        pem = private_key if isinstance(private_key, Secret) else Secret(private_key.strip())
+        key = load_private_key(pem, datasource=name)
+        key.check_alg(datasource.signing_alg or key.default_alg, datasource=name)
+        return pem
 
     def _has_secret(self, name: str) -> bool:
         return self.store.load_datasource(name) is not None and (

@@ -22,6 +22,7 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc6749.requests import OAuth2Payload
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7591 import ClientRegistrationEndpoint
 from authlib.oauth2.rfc7591.errors import InvalidClientMetadataError
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -42,7 +43,12 @@ from .store import DEMO_USER, SCOPES, DemoClient, DemoStore, IssuedCode, IssuedT
 __all__ = ["create_authorization_app"]
 
 # RFC 7591 names of the client authentication methods the demo accepts.
-ALL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+ALL_AUTH_METHODS = [
+    "client_secret_basic", "client_secret_post", "none", "client_secret_jwt", "private_key_jwt",
+]
+CONFIDENTIAL_AUTH_METHODS = [m for m in ALL_AUTH_METHODS if m != "none"]
+#: The JWS algorithms the demo accepts on client assertions (RFC 8414 §2).
+ASSERTION_ALGS = ["RS256", "PS256", "ES256", "HS256"]
 
 
 class _DemoServer(AuthorizationServer):  # type: ignore[misc]
@@ -195,7 +201,58 @@ class _RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
 
 class _ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+
+
+class _ClientAssertion(JWTBearerClientAssertion):  # type: ignore[misc]
+    """RFC 7523 §2.2 / §3 client authentication, verified by Authlib: `client_secret_jwt`
+    (HMAC with the client's secret) or `private_key_jwt` (the client's registered public JWK).
+
+    The audience must be the token endpoint, as one string, at every endpoint that authenticates
+    the client (the revocation and device endpoints too); a `jti` is accepted once.
+    """
+
+    def __init__(self, method: str, store: DemoStore, token_endpoint: str) -> None:
+        super().__init__(leeway=60)
+        self.CLIENT_AUTH_METHOD = method
+        self._store = store
+        self._token_endpoint = token_endpoint
+
+    def __call__(self, query_client: Any, req: Any) -> DemoClient | None:
+        # Authlib tries every registered method in turn: this one answers only for its own
+        # clients, so the other JWT method is not tried with the wrong key.
+        assertion = req.form.get("client_assertion")
+        if not assertion:
+            return None
+        try:
+            _, claims = self.extract_assertion(assertion)
+        except OAuth2Error:
+            return None
+        client = query_client(str(claims.get("sub", "")))
+        if client is None or client.auth_method != self.CLIENT_AUTH_METHOD:
+            return None
+        result: DemoClient | None = super().__call__(query_client, req)
+        return result
+
+    def get_audiences(self) -> list[str]:
+        return [self._token_endpoint]
+
+    def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
+        key = f"{claims['sub']}:{jti}"
+        with self._store.lock:
+            if key in self._store.assertion_ids:
+                return False
+            self._store.assertion_ids.add(key)
+        self._store.count(f"assertion:{self.CLIENT_AUTH_METHOD}")
+        return True
+
+    def resolve_client_public_key(self, client: DemoClient) -> Any:
+        from joserfc.jwk import ECKey, OctKey, RSAKey
+
+        if self.CLIENT_AUTH_METHOD == "client_secret_jwt":
+            return OctKey.import_key((client.client_secret or "").encode())
+        jwk = dict(client.public_jwk or {})
+        return (RSAKey if jwk.get("kty") == "RSA" else ECKey).import_key(jwk)
 
 
 class _DeviceCredential(DeviceCredentialDict):  # type: ignore[misc]
@@ -345,6 +402,10 @@ def create_authorization_app(store: DemoStore, settings: DemoSettings, issuer: s
     """Build the authorization server's Flask app; ``issuer`` is its own base URL."""
     app = Flask("nb_oauth.demo.authorization_server")
     server = _DemoServer(app, store, settings)
+    for method in ("client_secret_jwt", "private_key_jwt"):
+        server.register_client_auth_method(
+            method, _ClientAssertion(method, store, f"{issuer}/token")
+        )
     server.register_grant(_AuthorizationCodeGrant, [_S256Only(required=True)])
     server.register_grant(_RefreshTokenGrant)
     server.register_grant(_ClientCredentialsGrant)
@@ -463,6 +524,8 @@ def _metadata(issuer: str) -> dict[str, object]:
         ],
         "token_endpoint_auth_methods_supported": ALL_AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": ALL_AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": list(SCOPES),
         "authorization_response_iss_parameter_supported": True,

@@ -8,7 +8,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -198,6 +198,22 @@ class DemoProvider:
     def clients(self) -> dict[str, DemoClient]:
         """The registered demo clients by ``client_id`` (their secrets are demo values)."""
         return dict(self._store.clients)
+
+    def register_public_key(
+        self, client_id: str, public_jwk: Mapping[str, Any], *, refresh_token: bool = True
+    ) -> DemoClient:
+        """Register (or replace) a `private_key_jwt` client whose assertions are verified with
+        `public_jwk` (RFC 7517), as a security team registers a key pair at a real server.
+        It may use every grant."""
+        grants = ("authorization_code", "refresh_token", "client_credentials",
+                  "urn:ietf:params:oauth:grant-type:device_code")
+        client = DemoClient(client_id, None, "private_key_jwt", grants,
+                            issue_refresh_token=refresh_token and
+                            self.settings.issue_refresh_token,
+                            public_jwk=dict(public_jwk))
+        with self._store.lock:
+            self._store.clients[client_id] = client
+        return client
 
     @property
     def counters(self) -> dict[str, int]:

@@ -11,8 +11,9 @@ import ipaddress
 import secrets
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMixin
@@ -50,6 +51,8 @@ class DemoClient(ClientMixin):  # type: ignore[misc]
         "http://[::1]/callback",
     )
     issue_refresh_token: bool = True
+    #: The public key of a `private_key_jwt` client (RFC 7517 JWK; RFC 7591 `jwks`).
+    public_jwk: Mapping[str, Any] | None = None
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -121,6 +124,10 @@ def demo_clients(*, issue_refresh_token: bool = True) -> dict[str, DemoClient]:
         DemoClient("demo-basic", "demo-basic-secret", "client_secret_basic", confidential),
         DemoClient("demo-post", "demo-post-secret", "client_secret_post", confidential),
         DemoClient("demo-public", None, "none", user_grants),
+        # RFC 7523 §2.2 with HS256: the assertion is signed with this secret (32 bytes or more,
+        # RFC 7518 §3.2).
+        DemoClient("demo-jwt", "demo-jwt-secret-0123456789abcdefghij", "client_secret_jwt",
+                   confidential),
         # For servers that want a JSON token request (body_encoding: json).
         DemoClient(
             "demo-json",
@@ -199,6 +206,8 @@ class DemoStore:
         self.device_codes: dict[str, dict[str, object]] = {}
         self.device_decisions: dict[str, bool] = {}
         self.device_polls: dict[str, float] = {}
+        # RFC 7523 §3 item 7: the jti of every client assertion seen (each is accepted once).
+        self.assertion_ids: set[str] = set()
         self.counters: Counter[str] = Counter()
         self.items: list[dict[str, object]] = [
             {"id": i, "name": f"item {i}", "owner": DEMO_USER["sub"]} for i in range(1, 46)

@@ -29,6 +29,8 @@ __all__ = [
     "ClientAuthMethod",
     "DATASOURCE_CLIENT_AUTH",
     "encode_token_request",
+    "JWT_METHODS",
+    "jwt_client_auth",
     "no_client_auth",
     "register_client_auth_method",
     "select_client_auth",
@@ -92,6 +94,58 @@ def no_client_auth(
     return {}, {**_params_without_credentials(params), "client_id": client_id}
 
 
+#: The methods that send a signed JWT instead of the secret (RFC 7523 §2.2, OpenID Connect Core
+#: §9); what they sign with is the datasource's saved credential: the client secret
+#: (`client_secret_jwt`, HMAC) or the private key PEM (`private_key_jwt`).
+JWT_METHODS = frozenset({"client_secret_jwt", "private_key_jwt"})
+
+
+def jwt_client_auth(
+    method: str, *, audience: str, signing_alg: str | None, key_id: str | None, datasource: str
+) -> ClientAuthMethod:
+    """The `client_secret_jwt` or `private_key_jwt` method for one datasource: a
+    `ClientAuthMethod` whose `client_secret` argument is the saved credential (the secret, or the
+    private key PEM) and that sends a fresh client assertion with `aud` = `audience` (the token
+    endpoint) on every call (security.md#private-keys). Signing needs `nb_oauth[jwt]`, imported
+    only here, at the first request.
+
+    The returned method raises `ConfigError` when the credential is missing, is not a usable key,
+    or cannot sign with `signing_alg`.
+    """
+    if method not in JWT_METHODS:
+        raise ValueError(f"{method!r} is not a JWT client authentication method")
+
+    def authenticate(
+        client_id: str, credential: Secret | None, params: Mapping[str, str]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        from nb_oauth.grants import signing
+
+        if method == "private_key_jwt":
+            if not credential:
+                raise ConfigError(
+                    "private_key",
+                    f"is not saved, but private_key_jwt needs it ({datasource})",
+                    "save it with nb_oauth.save(ds, private_key=PEM) or %datasource add ... "
+                    "--private-key-file PATH",
+                )
+            key = signing.load_private_key(credential, datasource=datasource)
+        else:
+            key = signing.hmac_key(Secret(_required("client_secret_jwt", credential)))
+        alg = signing_alg or key.default_alg
+        key.check_alg(alg, datasource=datasource)
+        assertion = signing.client_assertion(
+            key, alg=alg, client_id=client_id, audience=audience, key_id=key_id
+        )
+        return {}, {
+            **_params_without_credentials(params),
+            "client_id": client_id,
+            "client_assertion_type": signing.CLIENT_ASSERTION_TYPE,
+            "client_assertion": assertion,
+        }
+
+    return authenticate
+
+
 _METHODS: dict[str, ClientAuthMethod] = {
     "client_secret_basic": client_secret_basic,
     "client_secret_post": client_secret_post,
@@ -100,14 +154,20 @@ _METHODS: dict[str, ClientAuthMethod] = {
 
 # `Datasource.client_auth` values (the seed's wording) → RFC 7591 §2 method names.
 DATASOURCE_CLIENT_AUTH: Mapping[str, str] = MappingProxyType(
-    {"basic": "client_secret_basic", "body": "client_secret_post", "none": "none"}
+    {
+        "basic": "client_secret_basic",
+        "body": "client_secret_post",
+        "none": "none",
+        "client_secret_jwt": "client_secret_jwt",
+        "private_key_jwt": "private_key_jwt",
+    }
 )
 _SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
 
 
 def register_client_auth_method(name: str, method: ClientAuthMethod) -> None:
     """Add a custom method (e.g. `private_key_jwt`). Raises `ValueError` if `name` is taken."""
-    if name in _METHODS or name in DATASOURCE_CLIENT_AUTH:
+    if name in _METHODS or name in DATASOURCE_CLIENT_AUTH or name in JWT_METHODS:
         raise ValueError(f"client authentication method {name!r} is already registered")
     _METHODS[name] = method
 
@@ -130,8 +190,17 @@ def select_client_auth(client_auth: str, client_secret: Secret | None) -> Client
     Raises `ConfigError` for an unknown name.
     """
     name = DATASOURCE_CLIENT_AUTH.get(client_auth, client_auth)
+    if name in JWT_METHODS:
+        raise ValueError(f"{name} needs the token endpoint: use jwt_client_auth")
     if name in _SECRET_METHODS and not client_secret:
         name = "none"
+    if name in _SECRET_METHODS and client_secret and "-----BEGIN" in client_secret.reveal():
+        # A private key saved for private_key_jwt is never sent as a shared secret.
+        raise ConfigError(
+            "client_auth",
+            f"is {client_auth!r}, but the saved credential is a private key",
+            "set client_auth='private_key_jwt', or save the client secret again",
+        )
     return client_auth_method(name)
 
 

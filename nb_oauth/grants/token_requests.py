@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from typing import Literal, NoReturn
 
 from nb_oauth.datasource import Datasource
-from nb_oauth.grants.client_auth import encode_token_request, select_client_auth
+from nb_oauth.grants.client_auth import (
+    JWT_METHODS,
+    ClientAuthMethod,
+    encode_token_request,
+    jwt_client_auth,
+    select_client_auth,
+)
 from nb_oauth.redact import redact_url
 from nb_oauth.secret import Secret
 from nb_oauth.tokens import TokenSet, parse_token_response
@@ -99,7 +105,7 @@ def _authenticated_post(
 ) -> TokenRequest:
     # Exactly one client authentication method per request (RFC 6749 §2.3,
     # security.md#client-authentication).
-    method = select_client_auth(datasource.client_auth, client_secret)
+    method = _client_auth(datasource, client_secret)
     auth_headers, body_params = method(datasource.client_id, client_secret, params)
     content_type, body = encode_token_request(body_params, encoding)
     headers = {
@@ -117,6 +123,20 @@ def _authenticated_post(
         spent=spent,
         token_member=datasource.quirks.token_member,
     )
+
+
+def _client_auth(datasource: Datasource, client_secret: Secret | None) -> ClientAuthMethod:
+    if datasource.client_auth in JWT_METHODS:
+        # RFC 7523 §3: the audience is the token endpoint, on every request that authenticates
+        # (revocation and device authorization too), as one string (security.md#private-keys).
+        return jwt_client_auth(
+            datasource.client_auth,
+            audience=datasource.token_url,
+            signing_alg=datasource.signing_alg,
+            key_id=datasource.key_id,
+            datasource=datasource.name,
+        )
+    return select_client_auth(datasource.client_auth, client_secret)
 
 
 def client_credentials_request(
