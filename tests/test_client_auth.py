@@ -106,7 +106,7 @@ def test_select_accepts_seed_and_rfc_names(field: str) -> None:
 
 def test_unknown_methods_raise_a_config_error() -> None:
     with pytest.raises(ConfigError) as info:
-        select_client_auth("client_secret_jwt", Secret("s"))
+        select_client_auth("tls_client_auth", Secret("s"))
     assert info.value.field == "client_auth"
     assert "client_secret_basic" in str(info.value)
 
@@ -114,15 +114,17 @@ def test_unknown_methods_raise_a_config_error() -> None:
 def test_custom_methods_can_be_registered_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(client_auth, "_METHODS", dict(client_auth._METHODS))
 
-    def private_key_jwt(
+    def tls_client_auth(
         client_id: str, client_secret: Secret | None, params: Mapping[str, str]
     ) -> tuple[dict[str, str], dict[str, str]]:
-        return {}, {**params, "client_assertion": "jwt"}
+        return {}, {**params, "client_id": client_id}
 
-    register_client_auth_method("private_key_jwt", private_key_jwt)
-    assert select_client_auth("private_key_jwt", None) is private_key_jwt
+    register_client_auth_method("tls_client_auth", tls_client_auth)
+    assert select_client_auth("tls_client_auth", None) is tls_client_auth
     with pytest.raises(ValueError):
-        register_client_auth_method("private_key_jwt", private_key_jwt)
+        register_client_auth_method("tls_client_auth", tls_client_auth)
+    with pytest.raises(ValueError):  # built in since issue 18
+        register_client_auth_method("private_key_jwt", tls_client_auth)
 
 
 @pytest.mark.parametrize("name", ["client_secret_basic", "none", "basic"])

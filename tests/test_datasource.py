@@ -22,6 +22,8 @@ SPEC_FIELDS = [
     # SPEC section 13 (second wave)
     "resource", "headers", "provider", "provider_options", "redirect_uri",
     "device_authorization_url",
+    # SPEC section 14 (stronger client authentication)
+    "key_id", "signing_alg",
 ]  # fmt: skip
 
 AUTH_CODE: dict[str, Any] = {
@@ -288,7 +290,7 @@ def test_params_must_map_strings_to_strings(params: Any) -> None:
     ("changes", "field"),
     [
         ({"token_placement": "body"}, "token_placement"),
-        ({"client_auth": "client_secret_jwt"}, "client_auth"),
+        ({"client_auth": "tls_client_auth"}, "client_auth"),
         ({"body_encoding": "xml"}, "body_encoding"),
         ({"header_prefix": "Bearer token"}, "header_prefix"),
         ({"header_prefix": "Bearer\r\nX-Evil: 1"}, "header_prefix"),

@@ -147,7 +147,10 @@ def test_metadata_describes_every_endpoint_and_capability(demo_provider: DemoPro
         "client_secret_basic",
         "client_secret_post",
         "none",
+        "client_secret_jwt",  # RFC 7523 §2.2
+        "private_key_jwt",
     }
+    assert "ES256" in meta["token_endpoint_auth_signing_alg_values_supported"]
     # RFC 9207 §3
     assert meta["authorization_response_iss_parameter_supported"] is True
 

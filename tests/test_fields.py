@@ -17,14 +17,17 @@ def test_the_table_and_the_datasource_name_the_same_fields_in_the_same_order() -
     declared = [f.name for f in dataclasses.fields(Datasource) if f.name not in INTERNAL]
     stored = [f.name for f in FIELDS if not f.secret]
     assert sorted(stored) == sorted(declared)
-    assert [f.name for f in FIELDS if f.secret] == ["client_secret"]
+    assert [f.name for f in FIELDS if f.secret] == ["client_secret", "private_key"]
 
 
 def test_every_field_but_the_name_and_the_secret_is_a_magic_option() -> None:
     parser = _field_parser("%datasource add", editing=False)
     flags = set(parser._option_string_actions)
     for f in FIELDS:
-        if f.name == "name" or f.secret:
+        if f.name == "private_key":
+            # A path to read the key from once, never the key itself (SEC-44).
+            assert f.flag == "--private-key-file" and f.flag in flags
+        elif f.name == "name" or f.secret:
             assert f.flag not in flags  # the secret is never a magic argument
         else:
             assert f.flag in flags, f.name

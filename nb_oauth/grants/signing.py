@@ -12,7 +12,9 @@ thumbprint, and it refuses pickling (security.md#errors-logs-and-reprs).
 
 from __future__ import annotations
 
+import re
 import secrets
+import textwrap
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -36,11 +38,25 @@ __all__ = [
 
 #: RFC 7523 §2.2, RFC 7521 §4.2.
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-#: How long an assertion is valid: short, well inside the 5 minutes SPEC-named servers allow.
+#: How long an assertion is valid: short, well inside the 5 minutes servers allow.
 ASSERTION_LIFETIME_S = 60
 #: The JWS algorithms (RFC 7518 §3.1) each key type may sign with; the first is the default.
 KEY_ALGS = SIGNING_ALGS
 _MIN_RSA_BITS = 2048
+_PEM = re.compile(r"(-----BEGIN ([A-Z0-9 ]+)-----)(.*?)(-----END \2-----)", re.DOTALL)
+
+
+def _normalized_pem(text: str) -> bytes:
+    """The PEM with its base64 body rewrapped at 64 columns: a key pasted into a one-line
+    password field arrives with its line breaks removed or turned into spaces."""
+    found = _PEM.search(text)
+    if found is None:
+        return text.strip().encode("utf-8", "replace")
+    begin, _, body, end = found.groups()
+    if ":" in body:  # RFC 1421 headers (Proc-Type: an encrypted traditional key): leave as is
+        return found.group(0).encode("utf-8", "replace")
+    compact = "".join(body.split())
+    return "\n".join([begin, *textwrap.wrap(compact, 64), end, ""]).encode("ascii", "replace")
 _EXTRA_HINT = "install the signing support with: pip install 'nb_oauth[jwt]'"
 
 
@@ -114,7 +130,7 @@ def load_private_key(pem: str | Secret, *, datasource: str) -> SigningKey:
     text = pem.reveal() if isinstance(pem, Secret) else pem
     if not isinstance(text, str):
         raise TypeError(f"private_key must be a str, not {type(text).__name__}")
-    data = text.strip().encode("utf-8", "replace")
+    data = _normalized_pem(text)
 
     def refuse(problem: str, fix: str) -> NoReturn:
         raise ConfigError("private_key", f"{problem} ({datasource})", fix)

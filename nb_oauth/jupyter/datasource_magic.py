@@ -143,6 +143,12 @@ def _field_parser(prog: str, *, editing: bool) -> _Parser:
     secret.add_argument(
         "--no-client-secret", action="store_true", help="a public client: no secret to store"
     )
+    secret.add_argument(
+        "--private-key-file",
+        metavar="PATH",
+        help="for --client-auth private_key_jwt: read the PEM private key from this file, once; "
+        "it is kept in the keyring, the file is not read again",
+    )
     if editing:
         secret.add_argument(
             "--new-client-secret", action="store_true", help="prompt for a new client secret"
@@ -209,6 +215,29 @@ def _read_secret(ctx: Context, args: argparse.Namespace, needed: bool) -> str | 
     return None
 
 
+def _read_private_key(args: argparse.Namespace) -> str | None:
+    """The PEM text of ``--private-key-file`` (read once; never echoed), or ``None``."""
+    path = getattr(args, "private_key_file", None)
+    if not path:
+        return None
+    try:
+        with open(os.path.expanduser(path), encoding="utf-8", errors="replace") as file:
+            # A key file is a few kilobytes; anything much larger is not one.
+            text = file.read(64 * 1024)
+    except OSError as exc:
+        raise UsageError(
+            f"--private-key-file: {args.name}: cannot read {path} ({exc.strerror or 'error'}); "
+            "give the path of the PEM private key file"
+        ) from None
+    return text
+
+
+def _save(ctx: Context, ds: Datasource, args: argparse.Namespace, secret: str | None,
+          **options: Any) -> None:
+    # A bad key is a ConfigError naming the datasource and the fix, shown as one line.
+    ctx.session.save(ds, client_secret=secret, private_key=_read_private_key(args), **options)
+
+
 def _build(make: Callable[[], Datasource]) -> Datasource:
     try:
         return make()
@@ -240,8 +269,9 @@ def _add(ctx: Context, words: list[str]) -> object:
     if not args.session_only:
         ctx.session.store.check_writable(ds.name)  # before the user types a secret for nothing
     # Without a client id, one is registered at save time: a public client, with no secret.
-    secret = _read_secret(ctx, args, needed=ds.client_auth != "none" and bool(ds.client_id))
-    ctx.session.save(ds, client_secret=secret, session_only=args.session_only)
+    secret = _read_secret(ctx, args, needed=ds.client_auth not in ("none", "private_key_jwt")
+                          and bool(ds.client_id) and not args.private_key_file)
+    _save(ctx, ds, args, secret, session_only=args.session_only)
     if args.session_only:
         print(f"{ds.name} lives in this kernel's memory only: after a restart, add it again.")
     _hint(ds)
@@ -268,7 +298,7 @@ def _edit(ctx: Context, words: list[str]) -> object:
         ctx.session.store.check_writable(ds.name)
     secret = _read_secret(ctx, args, needed=args.new_client_secret)
     ctx.forget_client(ds.name)
-    ctx.session.save(ds, client_secret=secret)
+    _save(ctx, ds, args, secret)
     _hint(ds)
     return DatasourceStatus.of(ctx.session, ds.name)
 

@@ -196,6 +196,8 @@ class DatasourceStatus:
     redirect_uri: str | None
     #: Seconds since the endpoints were taken from metadata, or None when given by hand.
     metadata_age: float | None = None
+    #: The RFC 7638 thumbprint of the private key (private_key_jwt), never the key itself.
+    key_thumbprint: str | None = None
 
     @classmethod
     def of(cls, session: Session, name: str) -> DatasourceStatus:
@@ -222,6 +224,7 @@ class DatasourceStatus:
             metadata_age=None if ds.metadata_fetched_at is None
             else max(0.0, session.now() - ds.metadata_fetched_at),
             redirect_uri=redirect,
+            key_thumbprint=_key_thumbprint(session, ds),
         )
 
     def rows(self) -> list[tuple[str, str]]:
@@ -240,8 +243,12 @@ class DatasourceStatus:
             rows.append(("refresh token", "stored" if self.has_refresh_token else "none"))
             rows.append(("granted scopes", " ".join(self.granted_scopes) or "(not reported)"))
         rows.append(("requested scopes", " ".join(self.requested_scopes) or "(none)"))
-        rows.append(("client secret", f"stored in {self.secret_location}"
-                     if self.has_client_secret else "none"))
+        if self.key_thumbprint is not None:
+            rows.append(("private key", f"stored in {self.secret_location}; RFC 7638 "
+                         f"thumbprint {self.key_thumbprint}" if self.key_thumbprint else "none"))
+        else:
+            rows.append(("client secret", f"stored in {self.secret_location}"
+                         if self.has_client_secret else "none"))
         if self.redirect_uri:
             rows.append(("redirect URI to register", self.redirect_uri + _ANY_PORT))
         if self.metadata_age is not None:
@@ -381,3 +388,20 @@ def _shown(value: object) -> str:
     if isinstance(value, Mapping):
         return " ".join(f"{k}={v}" for k, v in value.items())
     return str(value)
+
+
+def _key_thumbprint(session: Session, ds: Datasource) -> str | None:
+    """For private_key_jwt: the saved key's RFC 7638 thumbprint ("" when none is saved, or it
+    cannot be read); `None` for the other methods."""
+    if ds.client_auth != "private_key_jwt":
+        return None
+    pem = session.store.load_secret(ds.name)
+    if pem is None:
+        return ""
+    from nb_oauth.errors import ConfigError
+    from nb_oauth.grants.signing import load_private_key
+
+    try:
+        return load_private_key(pem, datasource=ds.name).thumbprint
+    except ConfigError:
+        return ""

@@ -9,7 +9,8 @@ and reset to `""` at once, before anything is validated, so a secret never outli
 widget's synced state (which the frontend holds, and a notebook saves when "save widget state" is
 on). Until a save succeeds it waits in kernel memory as a `Secret`, so fixing a typo elsewhere does
 not mean typing it again. It is never pre-filled: editing shows the field blank, and blank keeps the
-stored secret.
+stored secret. The private key (for private_key_jwt) is pasted into its own `Password` field and
+handled exactly the same way.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
         self._on_saved = on_saved
         self._editing: str | None = None
         self._pending_secret: Secret | None = None
+        self._pending_key: Secret | None = None
         self._rows = {spec.name: FieldRow(spec) for spec in FIELDS}
         self._filled_by_preset: set[str] = set()
         self._title = w.HTML()
@@ -171,7 +173,8 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
             ds = self._build()
             # E.g. no keyring here: secrets stay in kernel memory, said in one line.
             with storage_notices(self.status.say):
-                self._session.save(ds, client_secret=self._pending_secret)
+                self._session.save(ds, client_secret=self._pending_secret,
+                                   private_key=self._pending_key)
         except ConfigError as exc:
             self._show_config_error(exc)
             return
@@ -179,16 +182,16 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
             # Storage errors are one line that says what to do; the secret is kept for a retry.
             self.status.error(f"Not saved: {exc}")
             return
-        stored_secret = self._pending_secret is not None
-        self._pending_secret = None
+        stored_secret = self._pending_secret is not None or self._pending_key is not None
+        self._pending_secret = self._pending_key = None
         self._set_mode(ds.name)
         if self._on_saved is not None:
             self._on_saved(ds.name)
         self.datasource = ds
         where = self._session.store.secret_location(ds.name)
         self.status.say(
-            f"Saved {ds.name}" + (f"; its client secret is kept in {where}." if stored_secret
-                                  else ".")
+            f"Saved {ds.name}" + (f"; its {_credential_word(ds)} is kept in {where}."
+                                  if stored_secret else ".")
         )
         hint = missing_base_url_hint(ds)
         if hint:
@@ -207,6 +210,11 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
         # anything else happens
         if typed:
             self._pending_secret = Secret(typed)
+        key_input = self._input("private_key")
+        pasted = key_input.value.strip()
+        key_input.value = ""  # the same for the private key
+        if pasted:
+            self._pending_key = Secret(pasted)
         self._update_secret_placeholder()
 
     def _build(self) -> Datasource:
@@ -217,7 +225,7 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
             for spec in FIELDS
             # Fields a preset filled are the preset's: left out, so a corrected preset reaches
             # them (the config keeps only what the user gave).
-            if spec.name not in ("name", "client_secret", *self._filled_by_preset)
+            if spec.name not in ("name", "client_secret", "private_key", *self._filled_by_preset)
         }
         name = self._editing or self._input("name").value
         problems: list[ConfigError] = []
@@ -237,7 +245,8 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
             ))
         stored = self._editing is not None and self._session.store.load_secret(name)
         problem = missing_secret(
-            name, values["grant"], self._pending_secret is not None or bool(stored)
+            name, values["grant"],
+            self._pending_secret is not None or self._pending_key is not None or bool(stored),
         )
         if problem is not None:
             problems.append(problem)
@@ -274,6 +283,8 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
             self.status.error(f"Not saved: {problem.detail}")
         if self._pending_secret is not None:
             self.status.say("The client secret you typed is kept for the next Save.")
+        if self._pending_key is not None:
+            self.status.say("The private key you pasted is kept for the next Save.")
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -309,6 +320,10 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
     def field_error(self, name: str) -> str:
         """The validation error shown under field ``name`` (plain text), or ``""``."""
         return self._rows[name].error
+
+
+def _credential_word(ds: Datasource) -> str:
+    return "private key" if ds.client_auth == "private_key_jwt" else "client secret"
 
 
 def _defaults() -> dict[str, Any]:
