@@ -50,15 +50,17 @@ def needs_discovery(datasource: Datasource) -> bool:
     )
 
 
-def complete(datasource: Datasource) -> Datasource:
+def complete(datasource: Datasource, *, signing_alg: str | None = None) -> Datasource:
     """`datasource` with what metadata supplies: the issuer and resource from the API's (when
     only `base_url` is given), the endpoints from the issuer's, and a client id registered at
     its registration endpoint when none is given (RFC 7591). Raises `ConfigError`, one line;
-    nothing is saved then."""
+    nothing is saved then. `signing_alg` is the algorithm client assertions will be signed with
+    (`client_secret_jwt`, `private_key_jwt`): refused when the metadata lists others."""
     if datasource.issuer is None and datasource.base_url is not None:
         resource, issuer = discover_from_api(datasource.base_url)
         datasource = datasource.replace(issuer=issuer, resource=datasource.resource or resource)
     metadata = _issuer_metadata(datasource)
+    check_signing_alg(datasource, metadata, signing_alg)
     registered: dict[str, str] = {}
     if not datasource.client_id:
         registered = {
@@ -72,6 +74,22 @@ def complete(datasource: Datasource) -> Datasource:
         device_authorization_url=datasource.device_authorization_url
         or _device_endpoint(datasource, metadata),
         **registered,
+    )
+
+
+def check_signing_alg(
+    datasource: Datasource, metadata: ServerMetadata, signing_alg: str | None
+) -> None:
+    """Raise `ConfigError` (field `signing_alg`) when the server's metadata lists the algorithms
+    it accepts on client assertions (RFC 8414 §2) and `signing_alg` is not among them."""
+    allowed = metadata.token_endpoint_auth_signing_alg_values_supported
+    if signing_alg is None or not allowed or signing_alg in allowed:
+        return
+    raise ConfigError(
+        "signing_alg",
+        f"{signing_alg} is not accepted by {metadata.issuer} ({datasource.name})",
+        f"its metadata accepts {', '.join(allowed[:8])}: set signing_alg (and use a key of "
+        "that type)",
     )
 
 

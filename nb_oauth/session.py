@@ -74,13 +74,18 @@ class Session:
         if not isinstance(datasource, Datasource):
             raise TypeError(f"save() takes a Datasource, not {type(datasource).__name__}")
         secret = _secret(client_secret)
+        signing_alg = datasource.signing_alg or (
+            "HS256" if datasource.client_auth == "client_secret_jwt" else None
+        )
         if private_key is not None or datasource.client_auth == "private_key_jwt":
-            secret = self._credential(datasource, secret, private_key)
+            secret, signing_alg = self._credential(datasource, secret, private_key)
         if needs_discovery(datasource):
             # Endpoints (and a registered client id) from metadata, checked, before anything is
             # saved: a failure leaves nothing half-configured.
             try:
-                datasource = complete(datasource).replace(metadata_fetched_at=self.now())
+                datasource = complete(datasource, signing_alg=signing_alg).replace(
+                    metadata_fetched_at=self.now()
+                )
             except ConfigError as exc:
                 # One line that also says which datasource it is about.
                 exc.args = (f"{datasource.name}: {exc.args[0]}",)
@@ -105,9 +110,10 @@ class Session:
 
     def _credential(
         self, datasource: Datasource, secret: Secret | None, private_key: str | Secret | None
-    ) -> Secret | None:
+    ) -> tuple[Secret | None, str | None]:
         """The private key to save for a private_key_jwt datasource (checked), `None` to keep
-        the saved one. Raises `ConfigError` naming the datasource."""
+        the saved one; and the algorithm it will sign with. Raises `ConfigError` naming the
+        datasource."""
         name = datasource.name
         if datasource.client_auth != "private_key_jwt":
             raise ConfigError(
@@ -127,15 +133,16 @@ class Session:
                     "give it: nb_oauth.save(ds, private_key=PEM), or %datasource add ... "
                     "--private-key-file PATH",
                 )
-            return None
+            return None, datasource.signing_alg
         if not isinstance(private_key, (str, Secret)):
             raise TypeError(f"private_key must be a str, not {type(private_key).__name__}")
         from nb_oauth.grants.signing import load_private_key
 
         pem = private_key if isinstance(private_key, Secret) else Secret(private_key.strip())
         key = load_private_key(pem, datasource=name)
-        key.check_alg(datasource.signing_alg or key.default_alg, datasource=name)
-        return pem
+        alg = datasource.signing_alg or key.default_alg
+        key.check_alg(alg, datasource=name)
+        return pem, alg
 
     def _has_secret(self, name: str) -> bool:
         return self.store.load_datasource(name) is not None and (

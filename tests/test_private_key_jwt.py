@@ -423,3 +423,41 @@ def test_concurrent_renewals_with_private_key_jwt_make_one_token_request(
             thread.join()
     assert results == [200] * 8
     assert provider.counters["token:client_credentials"] == 1
+
+
+def test_signing_alg_is_checked_against_the_server_metadata(make_provider: Any) -> None:
+    # SPEC section 14: signing_alg must be one the metadata lists, when it lists any.
+    provider = make_provider()
+    key_client(provider, RSA_PEM)
+    session = Session()
+    ds = nb_oauth.Datasource(name="crm", issuer=provider.issuer, client_id="key-client",
+                             grant="client_credentials", client_auth="private_key_jwt",
+                             signing_alg="RS512")
+    with pytest.raises(ConfigError) as info:
+        session.save(ds, private_key=RSA_PEM)
+    assert info.value.field == "signing_alg" and "RS512 is not accepted" in str(info.value)
+    assert "RS256" in str(info.value) and session.names() == []
+    session.save(ds.replace(signing_alg="PS256"), private_key=RSA_PEM)
+    assert session.datasource("crm").token_url == provider.token_url
+
+
+def test_metadata_reads_the_par_dpop_and_assertion_members() -> None:
+    from nb_oauth.grants.metadata import read_metadata
+
+    document = {
+        "issuer": "https://as.example", "token_endpoint": "https://as.example/token",
+        "pushed_authorization_request_endpoint": "https://as.example/par",
+        "require_pushed_authorization_requests": True,
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", 7],
+        "dpop_signing_alg_values_supported": "ES256",  # not a list: says nothing
+    }
+    metadata = read_metadata("https://as.example", json.dumps(document).encode(),
+                             url="https://as.example/.well-known", authorization_code=False)
+    assert metadata.pushed_authorization_request_endpoint == "https://as.example/par"
+    assert metadata.require_pushed_authorization_requests is True
+    assert metadata.token_endpoint_auth_signing_alg_values_supported == ("ES256",)
+    assert metadata.dpop_signing_alg_values_supported == ()
+    document["pushed_authorization_request_endpoint"] = "http://as.example/par"
+    with pytest.raises(ConfigError, match="pushed_authorization_request_endpoint"):
+        read_metadata("https://as.example", json.dumps(document).encode(),
+                      url="https://as.example/.well-known", authorization_code=False)

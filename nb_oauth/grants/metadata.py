@@ -40,6 +40,13 @@ class ServerMetadata:
     registration_endpoint: str | None = None
     #: RFC 9207 §3: every authorization response carries ``iss``.
     iss_required: bool = False
+    #: RFC 9126 §5: where authorization requests are pushed, and whether they must be.
+    pushed_authorization_request_endpoint: str | None = None
+    require_pushed_authorization_requests: bool = False
+    #: RFC 8414 §2: the JWS algorithms client assertions may use (empty: not said).
+    token_endpoint_auth_signing_alg_values_supported: tuple[str, ...] = ()
+    #: RFC 9449 §5.1: the JWS algorithms DPoP proofs may use (empty: not said).
+    dpop_signing_alg_values_supported: tuple[str, ...] = ()
 
 
 def openid_configuration_url(issuer: str) -> str:
@@ -75,7 +82,8 @@ def read_metadata(
                      "set issuer exactly as the provider's metadata states it (RFC 8414 §3.3)")
     endpoints: dict[str, str | None] = {}
     for name in ("token_endpoint", "authorization_endpoint", "revocation_endpoint",
-                 "device_authorization_endpoint", "registration_endpoint"):
+                 "device_authorization_endpoint", "registration_endpoint",
+                 "pushed_authorization_request_endpoint"):
         value = document.get(name)
         if value is None:
             endpoints[name] = None
@@ -99,8 +107,24 @@ def read_metadata(
         issuer=issuer,
         token_endpoint=token,
         iss_required=document.get("authorization_response_iss_parameter_supported") is True,
+        require_pushed_authorization_requests=(
+            document.get("require_pushed_authorization_requests") is True
+        ),
+        token_endpoint_auth_signing_alg_values_supported=_strings(
+            document.get("token_endpoint_auth_signing_alg_values_supported")
+        ),
+        dpop_signing_alg_values_supported=_strings(
+            document.get("dpop_signing_alg_values_supported")
+        ),
         **endpoints,
     )
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    """A JSON array of strings as a tuple; anything else says nothing (empty)."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(item for item in value if isinstance(item, str))
 
 
 def _secure(url: str) -> bool:
