@@ -146,6 +146,8 @@ class Datasource:
     revocation_url: str | None = None
     resource: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict, hash=False)
+    #: RFC 9449: bind the tokens to a key of this datasource; API calls send `Authorization: DPoP`.
+    dpop: bool = False
     insecure_transport: bool = False
     #: When the endpoints were last taken from metadata (epoch seconds); `None`: given by hand.
     metadata_fetched_at: float | None = None
@@ -209,6 +211,7 @@ class Datasource:
             "resource": lambda: _resource(self.resource),
             "metadata_fetched_at": lambda: _fetched_at(self.metadata_fetched_at),
             "headers": lambda: _headers(self.headers),
+            "dpop": lambda: _flag("dpop", self.dpop),
         }
         problems: list[ConfigError] = []
         for name, check in checks.items():
@@ -312,6 +315,13 @@ class Datasource:
                 f"{self.signing_alg} cannot sign for client_auth={self.client_auth!r}",
                 "client_secret_jwt signs with HS256/HS384/HS512, private_key_jwt with RS256, "
                 "PS256 or ES256 (or leave signing_alg empty for the default)",
+            ))
+        if self.dpop is True and self.token_placement == "query":
+            problems.append(ConfigError(
+                "dpop",
+                "cannot be used with token_placement='query'",
+                "use token_placement='header' (DPoP tokens go in the Authorization header, "
+                "RFC 9449 §7.1)",
             ))
         if (
             self.grant == "client_credentials"

@@ -14,7 +14,8 @@ It reads as the questions a user has when something fails:
      │    ├── InsufficientScope      an API refused a token for its scopes (RFC 6750 §3.1)
      │    ├── TokenEndpointError     the token endpoint answered something that is not OAuth
      │    ├── TokenEndpointTimeout   the token endpoint did not answer in time
-     │    └── TokenEndpointUnreachable  the token endpoint could not be reached
+     │    ├── TokenEndpointUnreachable  the token endpoint could not be reached
+     │    └── DPoPError              a server did not do its part of DPoP (RFC 9449)
      ├── SetupError                  this machine's setup: storage, the config file, ports
      │    ├── ConfigFileError        the config file is damaged, unknown or from a newer version
      │    ├── PortInUse              a fixed port on 127.0.0.1 is taken
@@ -65,6 +66,7 @@ __all__ = [
     "ConfigFileError",
     "ConsentNeeded",
     "DeviceCodeExpired",
+    "DPoPError",
     "first_line",
     "InsufficientScope",
     "NbOAuthError",
@@ -435,6 +437,17 @@ class TokenEndpointUnreachable(ProviderError, httpx.HTTPError):
             f"({redact_text(problem, limit=120)}); check that it is up and that token_url is "
             "right, then try again"
         )
+
+
+class DPoPError(ProviderError, httpx.HTTPError):
+    """A server did not do its part of DPoP (RFC 9449): it answered a DPoP token request with
+    another token type (no silent downgrade to Bearer), or asked for a fresh nonce again right
+    after one was used. Nothing was stored (security.md#dpop)."""
+
+    def __init__(self, problem: str, fix: str, *, datasource: str | None = None) -> None:
+        self.datasource = datasource
+        what = f"DPoP for {datasource}" if datasource else "DPoP"
+        super().__init__(f"{what}: {problem}; {fix}")
 
 
 class TokenEndpointTimeout(ProviderError, httpx.TimeoutException):

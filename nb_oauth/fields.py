@@ -158,6 +158,9 @@ FIELDS: tuple[Field, ...] = (
     Field("signing_alg", "Signing Algorithm",
           "How client assertions are signed; empty: RS256 for RSA keys, ES256 for EC keys, "
           "HS256 for client_secret_jwt.", main=frozenset(), placeholder="RS256"),
+    Field("dpop", "DPoP",
+          "Bind the tokens to a key kept with them (RFC 9449): a stolen token is useless "
+          "without it. The server must support DPoP.", kind="flag", main=frozenset()),
     Field("revocation_url", "Revocation URL",
               "RFC 7009 endpoint; Disconnect revokes the tokens there.", main=frozenset()),
 )

@@ -27,6 +27,10 @@ What it does for every request (docs/security.md):
   tries again.
 * Token requests are *yielded*, so they go through the caller's client, transport and event hooks,
   with explicit timeouts (security.md#network-faults).
+* DPoP (RFC 9449, `dpop=True`, security.md#dpop): a DPoP-bound token goes as
+  `Authorization: DPoP <token>` with a fresh proof (`ath` included) on every request; a 401 that
+  asks for a nonce (`use_dpop_nonce`) is replayed once with it, and the latest nonce of each
+  server is kept; asked again, `DPoPError`.
 
 Design (STYLE rule 3). The token state of the datasource (which token to use, single-flight
 renewal, rotation, the locks) is one object, `nb_oauth.token_state.TokenState`; this module
@@ -64,7 +68,7 @@ from typing import Any, NoReturn, Union
 import anyio
 import httpx
 
-from nb_oauth.bearer import Verdict, classify, parse_challenges
+from nb_oauth.bearer import Verdict, classify, origin, parse_challenges
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import (
     ConfigError,
@@ -73,9 +77,11 @@ from nb_oauth.errors import (
     ReauthRequired,
     SecurityWarning,
 )
+from nb_oauth.grants.signing import SigningKey
 from nb_oauth.grants.token_requests import TokenRequest
 from nb_oauth.logs import install_log_filter
 from nb_oauth.redirects import TOKEN_ATTACHED, TokenAttachment, scrub_response, without_token
+from nb_oauth.secret import Secret
 from nb_oauth.store import TokenStore
 from nb_oauth.token_http import (
     DEFAULT_TIMEOUT,
@@ -128,7 +134,8 @@ class OAuth2Auth(httpx.Auth):
         self._attachment = TokenAttachment(
             frozenset(datasource.resource_origins), datasource.query_param if query else None
         )
-        self._schemes = ("bearer", datasource.effective_header_prefix.lower())
+        self._schemes = ("bearer", datasource.effective_header_prefix.lower(), "dpop")
+        self._dpop_key: tuple[Secret, SigningKey] | None = None  # the loaded key, by its PEM
         self._headers = tuple(datasource.headers.items())
         install_log_filter([datasource.query_param], [datasource.effective_header_prefix])
         if query:
@@ -168,6 +175,8 @@ class OAuth2Auth(httpx.Auth):
         if tokens is None:
             tokens = yield from self.state.renew(stale=None)
         response = yield self._authorized(request, tokens)
+        if tokens.dpop_key is not None:
+            response = yield from self._with_dpop_nonce(request, tokens, response)
         verdict = self._verdict(response)
         if verdict is Verdict.RENEW and isinstance(request.stream, httpx.ByteStream):
             # RFC 6750 §3.1 invalid_token: renew once, replay once, never loop
@@ -175,11 +184,51 @@ class OAuth2Auth(httpx.Auth):
             # is.
             tokens = yield from self.state.renew(stale=tokens)
             response = yield self._authorized(request, tokens)
+            if tokens.dpop_key is not None:
+                response = yield from self._with_dpop_nonce(request, tokens, response)
             verdict = self._verdict(response)
             if verdict is Verdict.RENEW:
                 raise ReauthRequired("rejected", datasource=self.datasource.name)
         if verdict is Verdict.INSUFFICIENT_SCOPE:
             raise self._insufficient_scope(response)
+
+    def _with_dpop_nonce(
+        self, request: httpx.Request, tokens: TokenSet, response: httpx.Response
+    ) -> Generator[_Step, Any, httpx.Response]:
+        """Keep the API's latest DPoP nonce; when a 401 asks for one, replay once with it
+        (RFC 9449 §9). Asked again: `DPoPError`. A streamed body is not replayed."""
+        from nb_oauth.grants.dpop import api_nonce, fresh_nonce, nonce_loop
+
+        server = origin(str(request.url)) or ""
+        for attempt in (1, 2):
+            header = response.headers.get("DPoP-Nonce")
+            asked = api_nonce(
+                response.status_code, response.headers.get_list("WWW-Authenticate"), header
+            )
+            if asked is not None or (header and response.status_code < 400):
+                nonce = asked or fresh_nonce(header)
+                if nonce is not None:
+                    self.state.dpop_nonces[server] = nonce
+            if asked is None or not isinstance(request.stream, httpx.ByteStream):
+                return response
+            if attempt == 2:
+                raise nonce_loop(self.datasource.name, server="API")
+            response.close()
+            response = yield self._authorized(request, tokens)
+        raise AssertionError("unreachable")
+
+    def _dpop_proof(self, request: httpx.Request, tokens: TokenSet, token: str) -> str:
+        from nb_oauth.grants.dpop import load_dpop_key, proof
+
+        pem = tokens.dpop_key
+        assert pem is not None
+        cached = self._dpop_key
+        if cached is None or cached[0] is not pem:
+            # Parsed once per key: steady-state requests cost one signature (security.md#dpop).
+            cached = self._dpop_key = (pem, load_dpop_key(pem, datasource=self.datasource.name))
+        server = origin(str(request.url)) or ""
+        return proof(cached[1], request.method, str(request.url),
+                     nonce=self.state.dpop_nonces.get(server), access_token=token)
 
     def use_tokens(self, tokens: TokenSet | None) -> None:
         """Use `tokens` from the next request on: after a new consent stored them, or `None`
@@ -197,6 +246,12 @@ class OAuth2Auth(httpx.Auth):
         #errors-logs-and-reprs).
         """
         token = tokens.access_token.reveal()
+        if tokens.dpop_key is not None and tokens.token_type == "DPoP":
+            # RFC 9449 §7.1: the DPoP scheme, and a proof bound to this token (ath).
+            request.headers["Authorization"] = f"DPoP {token}"
+            request.headers["DPoP"] = self._dpop_proof(request, tokens, token)
+            request.extensions[TOKEN_ATTACHED] = self._attachment
+            return request
         if not self._attachment.query_param:
             # RFC 6750 §2.1, with the configured scheme whatever case the server used
             # (security.md#reading-token-responses).

@@ -25,6 +25,7 @@ from nb_oauth.tokens import MAX_TOKEN_RESPONSE_BYTES
 __all__ = [
     "aread_token_body",
     "DEFAULT_TIMEOUT",
+    "dpop_nonce_asked",
     "get_document",
     "post_json",
     "read_token_body",
@@ -56,13 +57,33 @@ def token_http_request(request: TokenRequest, timeout: httpx.Timeout) -> httpx.R
     Built directly rather than through a client, so the client's default headers and cookies
     (meant for the API) never reach the token endpoint.
     """
+    headers = dict(request.headers)
+    if request.dpop_key is not None:
+        # RFC 9449 §5: a fresh proof for every token request, signed at the last moment.
+        from nb_oauth.grants.dpop import load_dpop_key, proof
+
+        key = load_dpop_key(request.dpop_key, datasource=request.datasource)
+        headers["DPoP"] = proof(key, request.method, request.url, nonce=request.dpop_nonce)
     return httpx.Request(
         request.method,
         request.url,
-        headers=dict(request.headers),
+        headers=headers,
         content=request.body,
         extensions={"timeout": timeout.as_dict(), TOKEN_REQUEST: origin(request.url)},
     )
+
+
+def dpop_nonce_asked(request: TokenRequest, response: httpx.Response) -> str | None:
+    """The nonce the token endpoint asks a DPoP `request` to use and retry with (RFC 9449 §8),
+    or `None`."""
+    if request.dpop_key is None:
+        return None
+    from nb_oauth.grants.dpop import token_endpoint_nonce
+
+    return token_endpoint_nonce(
+        response.status_code, response.headers.get("DPoP-Nonce"), response.content
+    )
+
 
 
 def _declared_too_large(response: httpx.Response) -> bool:
@@ -123,15 +144,27 @@ def send_token_request(
 
     Used where no API client is involved: redeeming an authorization code and revoking tokens.
     Redirects are not followed (a token endpoint has no reason to redirect, and its body holds
-    credentials). Raises the twins of `TokenEndpointError` / `TokenEndpointTimeout`, and httpx's
-    transport errors; never logs the body.
+    credentials). A DPoP request that the server answers with a nonce to use is sent again once
+    with it (RFC 9449 §8); asked again, it raises `DPoPError`. Raises the
+    twins of `TokenEndpointError` / `TokenEndpointTimeout`, and httpx's transport errors; never
+    logs the body.
     """
     with httpx.Client(follow_redirects=False) as client:
-        response = client.send(token_http_request(request, timeout), stream=True)
-        try:
-            read_token_body(response)
-        finally:
-            response.close()
+        for attempt in (1, 2):
+            response = client.send(token_http_request(request, timeout), stream=True)
+            try:
+                read_token_body(response)
+            finally:
+                response.close()
+            nonce = dpop_nonce_asked(request, response)
+            if nonce is None:
+                break
+            if attempt == 2:
+                from nb_oauth.grants.dpop import nonce_loop
+
+                raise nonce_loop(request.datasource or None)
+            # RFC 9449 §8: use the nonce the server gave, once.
+            request = request.with_dpop_nonce(nonce)
     return response
 
 

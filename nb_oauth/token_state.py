@@ -41,6 +41,7 @@ from typing import Any, Protocol, Union
 
 import anyio
 
+from nb_oauth.bearer import origin
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import ReauthRequired, StorageUnavailable, StorageWarning
 from nb_oauth.grants.token_requests import (
@@ -120,6 +121,9 @@ class TokenState:
         self._thread_lock = threading.Lock()
         self._task_lock = anyio.Lock()
         self._store_lock: RenewalLock | None = None  # held between ACQUIRE and RELEASE
+        #: The latest DPoP nonce of each server (origin), token endpoint and API alike
+        #: (RFC 9449 §8.2, §9): used by the next proof sent there.
+        self.dpop_nonces: dict[str, str] = {}
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -163,6 +167,8 @@ class TokenState:
             current = self._tokens
             sent = current.refresh_token if plan.grant == "refresh_token" and current else None
             response: TokenResponse = yield plan
+            if plan.dpop_key is not None:
+                response = yield from self._with_dpop_nonce(plan, response)
             if response.status_code == 404 and self._refetch is not None and not refetched:
                 # The endpoint moved: the metadata it came from is fetched again, once.
                 refetched = True
@@ -197,13 +203,40 @@ class TokenState:
         if current is not None and self._usable(current, stale):
             return current
         if self.datasource.grant == "client_credentials":
-            # RFC 6749 §4.4.3: no refresh token; fetch a new token.
-            return client_credentials_request(self.datasource, self._client_secret)
-        if current is None:
+            # RFC 6749 §4.4.3: no refresh token; fetch a new token (with DPoP, for the same key).
+            request = client_credentials_request(
+                self.datasource, self._client_secret,
+                dpop_key=current.dpop_key if current is not None else None,
+            )
+        elif current is None:
             raise ReauthRequired("not_connected", datasource=self.datasource.name)
-        if not current.refresh_token:
+        elif not current.refresh_token:
             raise ReauthRequired("no_refresh_token", datasource=self.datasource.name)
-        return refresh_token_request(self.datasource, self._client_secret, current)
+        else:
+            request = refresh_token_request(self.datasource, self._client_secret, current)
+        if request.dpop_key is None:
+            return request
+        return request.with_dpop_nonce(self.dpop_nonces.get(origin(request.url) or ""))
+
+    def _with_dpop_nonce(
+        self, plan: TokenRequest, response: TokenResponse
+    ) -> Generator[Step, Any, TokenResponse]:
+        """Remember the server's nonce; when it asks for one (`use_dpop_nonce`), send the request
+        again once with it (RFC 9449 §8). Asked again: `DPoPError`."""
+        from nb_oauth.grants.dpop import nonce_loop, token_endpoint_nonce
+
+        server = origin(plan.url) or plan.url
+        for attempt in (1, 2):
+            header = response.headers.get("DPoP-Nonce")
+            asked = token_endpoint_nonce(response.status_code, header, response.content)
+            if header and (asked or 200 <= response.status_code < 300):
+                self.dpop_nonces[server] = asked or header
+            if asked is None:
+                return response
+            if attempt == 2:
+                raise nonce_loop(self.datasource.name)
+            response = yield plan.with_dpop_nonce(asked)
+        raise AssertionError("unreachable")
 
     def _usable(self, tokens: TokenSet, stale: TokenSet | None) -> bool:
         if stale is not None and tokens.access_token == stale.access_token:

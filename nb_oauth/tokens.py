@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol
 from urllib.parse import parse_qsl
 
-from nb_oauth.errors import NbOAuthWarning, TokenEndpointError, token_error_from_response
+from nb_oauth.errors import (
+    DPoPError,
+    NbOAuthWarning,
+    TokenEndpointError,
+    token_error_from_response,
+)
 from nb_oauth.redact import redact_text
 from nb_oauth.secret import Secret
 
@@ -57,11 +62,15 @@ class TokenSet:
     refresh_token: Secret | None = field(default=None, repr=False)
     granted_scopes: tuple[str, ...] = ()
     obtained_at: float
+    #: The DPoP private key (PEM) the tokens are bound to (RFC 9449), kept with them: a
+    #: DPoP-bound refresh token is worthless without it (security.md#dpop).
+    dpop_key: Secret | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # A plain str here would be printed by every repr and traceback; refuse it early.
-        if not isinstance(self.access_token, Secret) or not (
-            self.refresh_token is None or isinstance(self.refresh_token, Secret)
+        if not isinstance(self.access_token, Secret) or not all(
+            value is None or isinstance(value, Secret)
+            for value in (self.refresh_token, self.dpop_key)
         ):
             raise TypeError("TokenSet tokens must be wrapped in nb_oauth.secret.Secret")
 
@@ -102,6 +111,8 @@ class TokenSet:
             "granted_scopes": list(self.granted_scopes),
             "obtained_at": self.obtained_at,
         }
+        if self.dpop_key is not None:
+            data["dpop_key"] = self.dpop_key.reveal()
         return Secret(json.dumps(data, separators=(",", ":")))
 
     @classmethod
@@ -121,6 +132,7 @@ class TokenSet:
         try:
             refresh = data["refresh_token"]
             scopes = data["granted_scopes"]
+            dpop_key = data.get("dpop_key")
             token_set = cls(
                 access_token=Secret(data["access_token"]),
                 token_type=_exact(data["token_type"], str),
@@ -128,6 +140,7 @@ class TokenSet:
                 refresh_token=None if refresh is None else Secret(refresh),
                 granted_scopes=tuple(_exact(scope, str) for scope in _exact(scopes, list)),
                 obtained_at=_number(data["obtained_at"]),
+                dpop_key=None if dpop_key is None else Secret(_exact(dpop_key, str)),
             )
         except (KeyError, TypeError):
             raise ValueError("the stored token entry is incomplete or malformed") from None
@@ -138,7 +151,8 @@ class TokenSet:
         return (
             f"TokenSet(access_token=Secret('***'), token_type={self.token_type!r}, "
             f"expires_at={self.expires_at!r}, refresh_token={refresh}, "
-            f"granted_scopes={self.granted_scopes!r}, obtained_at={self.obtained_at!r})"
+            f"granted_scopes={self.granted_scopes!r}, obtained_at={self.obtained_at!r}"
+            + (", dpop_key=Secret('***'))" if self.dpop_key else ")")
         )
 
     def __reduce__(self) -> NoReturn:
@@ -173,6 +187,7 @@ def parse_token_response(
     datasource: str | None = None,
     secrets: Iterable[Secret] = (),
     token_member: str | None = None,
+    dpop: bool = False,
 ) -> TokenSet:
     """Turn a token endpoint response into a `TokenSet`, or raise.
 
@@ -183,6 +198,8 @@ def parse_token_response(
     `client_credentials`). For a refresh, pass the previously granted scopes as `requested_scopes`
     (RFC 6749 §6). `secrets` are credentials the request carried (a code, a refresh token); they
     are masked if the server echoes them. `datasource` names the reconnect call in errors.
+    `dpop`: the request carried a DPoP proof, so only `token_type` DPoP is accepted (RFC 9449 §5;
+    `DPoPError` otherwise: no silent downgrade to Bearer).
 
     Raises a `TokenError` subclass for an RFC 6749 §5.2 error (security.md#token-errors) and
     `TokenEndpointError` for anything that is not a usable OAuth response
@@ -231,7 +248,10 @@ def parse_token_response(
         isinstance(refresh_token, str) and _VISIBLE_ASCII.fullmatch(refresh_token)
     ):
         fail(f"refresh_token is {_kind(refresh_token)}, not a token string", _names(members))
-    token_type = _token_type(members.get("token_type"), strict_token_type, fail)
+    if dpop:
+        token_type = _dpop_token_type(members.get("token_type"), datasource)
+    else:
+        token_type = _token_type(members.get("token_type"), strict_token_type, fail)
     expires_in = _expires_in(members.get("expires_in"))
     if expires_in is None and "expires_in" not in members:
         # Some providers (Strava) also or only give the absolute expiry, in epoch seconds.
@@ -321,6 +341,19 @@ def _token_type(value: object, strict: bool, fail: _Fail) -> str:
         shown = redact_text(value, limit=30) if isinstance(value, str) else _kind(value)
         fail(f"token_type {shown!r} is not supported; only Bearer can be used (RFC 6749 §7.1)")
     return _TOKEN_TYPES[value.lower()]
+
+
+def _dpop_token_type(value: object, datasource: str | None) -> str:
+    if isinstance(value, str) and value.lower() == "dpop":
+        return "DPoP"
+    shown = redact_text(value, limit=30) if isinstance(value, str) else "none"
+    raise DPoPError(
+        f"the authorization server answered token_type {shown!r}, not DPoP, so it does not bind "
+        "tokens to the key (RFC 9449 §5)",
+        "set dpop=False if this server does not support DPoP, or ask its administrators to "
+        "enable it",
+        datasource=datasource,
+    )
 
 
 def _expires_in(value: object) -> float | None:

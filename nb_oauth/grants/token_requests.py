@@ -11,6 +11,7 @@ the redacted URL, and it refuses pickling (security.md#errors-logs-and-reprs).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NoReturn
@@ -59,6 +60,17 @@ class TokenRequest:
     method: str = "POST"
     #: The member of the response that holds the token set (a provider quirk), if not the top.
     token_member: str | None = None
+    #: The DPoP key (PEM) whose proof goes with the request (RFC 9449 §5); the tokens of the
+    #: answer are bound to it and kept with it.
+    dpop_key: Secret | None = field(default=None, repr=False)
+    #: The nonce the server asked proofs to carry (RFC 9449 §8), if any.
+    dpop_nonce: str | None = None
+    #: The datasource's name, for messages.
+    datasource: str = ""
+
+    def with_dpop_nonce(self, nonce: str | None) -> TokenRequest:
+        """This request with another DPoP nonce (the next proof will carry it)."""
+        return dataclasses.replace(self, dpop_nonce=nonce)
 
     def __repr__(self) -> str:
         return f"TokenRequest(grant={self.grant!r}, url={redact_url(self.url)!r})"
@@ -74,6 +86,7 @@ def _token_request(
     *,
     requested_scopes: tuple[str, ...],
     spent: tuple[Secret, ...] = (),
+    dpop_key: Secret | None = None,
 ) -> TokenRequest:
     # The datasource's extra parameters (`audience`, `resource`) cannot name protocol parameters:
     # Datasource validation refuses them (security.md#protocol-parameters-and-grants), and the
@@ -89,7 +102,20 @@ def _token_request(
         encoding=datasource.body_encoding,
         requested_scopes=requested_scopes,
         spent=spent,
+        dpop_key=_dpop_key(datasource, dpop_key),
     )
+
+
+def _dpop_key(datasource: Datasource, current: Secret | None) -> Secret | None:
+    """The key a DPoP datasource's token request proves possession of: the one its tokens are
+    bound to, else a new one (its first token request, RFC 9449 §5)."""
+    if not datasource.dpop:
+        return None
+    if current is not None:
+        return current
+    from nb_oauth.grants.dpop import new_dpop_key
+
+    return new_dpop_key()
 
 
 def _authenticated_post(
@@ -102,6 +128,7 @@ def _authenticated_post(
     encoding: Literal["form", "json"],
     requested_scopes: tuple[str, ...] = (),
     spent: tuple[Secret, ...] = (),
+    dpop_key: Secret | None = None,
 ) -> TokenRequest:
     # Exactly one client authentication method per request (RFC 6749 §2.3,
     # security.md#client-authentication).
@@ -122,6 +149,8 @@ def _authenticated_post(
         requested_scopes=requested_scopes,
         spent=spent,
         token_member=datasource.quirks.token_member,
+        dpop_key=dpop_key,
+        datasource=datasource.name,
     )
 
 
@@ -140,14 +169,16 @@ def _client_auth(datasource: Datasource, client_secret: Secret | None) -> Client
 
 
 def client_credentials_request(
-    datasource: Datasource, client_secret: Secret | None
+    datasource: Datasource, client_secret: Secret | None, *, dpop_key: Secret | None = None
 ) -> TokenRequest:
-    """The client credentials grant (RFC 6749 §4.4.2). Raises `ConfigError` without a secret."""
+    """The client credentials grant (RFC 6749 §4.4.2). Raises `ConfigError` without a secret.
+    With `dpop=True`, the proof uses `dpop_key` (the current tokens'), else a new key."""
     params = {"grant_type": "client_credentials"}
     if datasource.scopes:
         params["scope"] = datasource.scope_string  # RFC 6749 §3.3: space-delimited
     return _token_request(
-        datasource, client_secret, params, requested_scopes=tuple(datasource.scopes)
+        datasource, client_secret, params, requested_scopes=tuple(datasource.scopes),
+        dpop_key=dpop_key,
     )
 
 
@@ -172,6 +203,8 @@ def refresh_token_request(
         params,
         requested_scopes=granted,
         spent=(tokens.refresh_token,),
+        # RFC 9449 §5: a refresh proves possession of the key the refresh token is bound to.
+        dpop_key=tokens.dpop_key,
     )
 
 
@@ -279,9 +312,10 @@ def read_token_response(
     """The `TokenSet` a token endpoint answered to `request` (RFC 6749 §5.1), or raise.
 
     Raises a `TokenError` subclass for an RFC 6749 §5.2 error and `TokenEndpointError` for an
-    unusable response, as `nb_oauth.tokens.parse_token_response` does. Never logs.
+    unusable response, as `nb_oauth.tokens.parse_token_response` does; `DPoPError` when a DPoP
+    request got another token type. The tokens of a DPoP request keep its key. Never logs.
     """
-    return parse_token_response(
+    tokens = parse_token_response(
         status_code=status_code,
         content_type=content_type,
         body=body,
@@ -291,4 +325,8 @@ def read_token_response(
         datasource=datasource,
         secrets=request.spent,
         token_member=request.token_member,
+        dpop=request.dpop_key is not None,
     )
+    if request.dpop_key is not None:
+        tokens = dataclasses.replace(tokens, dpop_key=request.dpop_key)
+    return tokens
