@@ -213,7 +213,6 @@ class OAuth2Auth(httpx.Auth):
                 return response
             if attempt == 2:
                 raise nonce_loop(self.datasource.name, server="API")
-            response.close()
             response = yield self._authorized(request, tokens)
         raise AssertionError("unreachable")
 

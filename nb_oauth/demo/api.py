@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from .dpop import DPoPProblem, DPoPVerifier
 from .settings import DemoSettings
 from .store import DEMO_USER, DemoStore, IssuedToken
 
@@ -50,8 +51,29 @@ def create_api_app(
             "scopes_supported": ["profile", "items:read", "items:write"],
         })
 
+    dpop = DPoPVerifier(require_nonce=settings.api_dpop_nonce,
+                        nonce_loop=settings.api_dpop_nonce_loop)
+
+    def dpop_problem(token: IssuedToken, scheme: str, value: str) -> Response | None:
+        # RFC 9449 §7: a DPoP-bound token comes with the DPoP scheme and a proof of its key.
+        if token.jkt is None and scheme != "dpop":
+            return None
+        try:
+            if token.jkt is None or scheme != "dpop":
+                raise DPoPProblem("invalid_token", "a DPoP-bound token needs the DPoP scheme")
+            jkt = dpop.check(request.headers.getlist("DPoP"), request.method, request.url,
+                             access_token=value)
+            if jkt != token.jkt:
+                raise DPoPProblem("invalid_dpop_proof", "the proof's key is not the token's")
+        except DPoPProblem as problem:
+            store.count(f"api_dpop:{problem.error}")
+            return dpop.api_challenge(problem)
+        store.count("api_dpop_proofs")
+        return None
+
     def authorize(scope: str | None) -> IssuedToken | Response:
         store.count("api_requests")
+        scheme = ""
         header = request.headers.get("Authorization")
         in_query = request.args.get("access_token")
         if header and in_query:
@@ -60,7 +82,8 @@ def create_api_app(
         value = in_query
         if header:
             scheme, _, value = header.partition(" ")
-            if scheme.lower() not in prefixes:
+            scheme = scheme.lower()
+            if scheme not in prefixes and not (settings.dpop and scheme == "dpop"):
                 value = None
         if not value:
             # RFC 6750 §3.1: no error code when the request carried no authentication at all.
@@ -68,6 +91,9 @@ def create_api_app(
         token = store.by_access_token(value.strip())
         if token is None or token.is_revoked() or token.is_expired():
             return deny(401, "invalid_token", "The access token is expired, revoked or unknown")
+        refused = dpop_problem(token, scheme, value.strip())
+        if refused is not None:
+            return refused
         if scope and scope not in token.scope.split():
             return deny(403, "insufficient_scope", f"This call needs the {scope} scope")
         return token

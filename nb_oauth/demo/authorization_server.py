@@ -32,11 +32,12 @@ from authlib.oauth2.rfc8628 import (
     DeviceCredentialDict,
 )
 from authlib.oauth2.rfc9207 import IssuerParameter
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.datastructures import MultiDict
 
 from nb_oauth.bearer import origin
 
+from .dpop import DPOP_ALGS, DPoPProblem, DPoPVerifier
 from .settings import DemoSettings
 from .store import DEMO_USER, SCOPES, DemoClient, DemoStore, IssuedCode, IssuedToken
 
@@ -71,6 +72,9 @@ class _DemoServer(AuthorizationServer):  # type: ignore[misc]
         return FlaskOAuth2Request(request)
 
     def _save_token(self, token: dict[str, Any], req: Any) -> None:
+        jkt = g.get("dpop_jkt")
+        if jkt is not None:
+            token["token_type"] = "DPoP"  # RFC 9449 §5: the tokens are bound to the key
         parent = req.refresh_token  # the refresh grant sets it; None for a new grant
         family = parent.family if parent is not None else secrets.token_hex(8)
         issued = IssuedToken(
@@ -83,6 +87,7 @@ class _DemoServer(AuthorizationServer):  # type: ignore[misc]
             expires_in=int(token.get("expires_in", 0)),
             family=family,
             now=self.store.now,
+            jkt=jkt,
         )
         with self.store.lock:
             self.store.tokens.append(issued)
@@ -182,6 +187,10 @@ class _RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         store: DemoStore = self.server.store
         token = store.by_refresh_token(refresh_token)
         if token is None or token.refresh_revoked:
+            return None
+        if token.jkt is not None and token.jkt != g.get("dpop_jkt"):
+            # RFC 9449 §5: a bound refresh token needs a proof with the same key.
+            store.count("dpop_refresh_refused")
             return None
         if token.refresh_rotated:
             # RFC 9700 §4.14.2: a rotated-out refresh token came back, so one of the two parties
@@ -450,10 +459,20 @@ def create_authorization_app(store: DemoStore, settings: DemoSettings, issuer: s
             grant=grant, grant_user=DEMO_USER if approved else None
         )
 
+    dpop = DPoPVerifier(require_nonce=settings.dpop_nonce, nonce_loop=settings.dpop_nonce_loop)
+
     @app.post("/token")
     def token() -> Any:
         grant_type = _token_parameter("grant_type")
         store.count(f"token:{grant_type or 'missing'}")
+        if settings.dpop and "DPoP" in request.headers:
+            try:
+                g.dpop_jkt = dpop.check(request.headers.getlist("DPoP"), "POST",
+                                        f"{issuer}/token")
+            except DPoPProblem as problem:
+                store.count(f"dpop:{problem.error}")
+                return dpop.token_error(problem)
+            store.count("dpop:token_proofs")
         if request.is_json and not _client_accepts_json(store):
             error = InvalidRequestError("This client must send form-encoded token requests")
             return server.handle_error_response(None, error)
@@ -529,6 +548,7 @@ def _metadata(issuer: str) -> dict[str, object]:
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": list(SCOPES),
         "authorization_response_iss_parameter_supported": True,
+        "dpop_signing_alg_values_supported": list(DPOP_ALGS),
     }
 
 

@@ -29,6 +29,14 @@ class DemoSettings:
     device_min_interval: int | None = None
     # Authorization header schemes the protected API accepts, compared case-insensitively.
     api_token_prefixes: tuple[str, ...] = ("Bearer",)
+    # RFC 9449: DPoP is supported (off: a server that ignores DPoP headers and issues Bearer
+    # tokens); the authorization server and the API may each require nonces, or change theirs on
+    # every request (a misbehaving server that asks again and again).
+    dpop: bool = True
+    dpop_nonce: bool = False
+    api_dpop_nonce: bool = False
+    dpop_nonce_loop: bool = False
+    api_dpop_nonce_loop: bool = False
     now: Callable[[], float] = field(default=time.time, repr=False)
 
     def __post_init__(self) -> None:

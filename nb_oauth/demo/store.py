@@ -173,6 +173,8 @@ class IssuedToken(TokenMixin):  # type: ignore[misc]
     refresh_revoked: bool = False
     # Set when the refresh token was exchanged under rotation; presenting it again is reuse.
     refresh_rotated: bool = False
+    # RFC 9449 §6: the thumbprint of the DPoP key the tokens are bound to (None: Bearer).
+    jkt: str | None = None
 
     def check_client(self, client: DemoClient) -> bool:
         return self.client_id == client.client_id
