@@ -23,7 +23,7 @@ SPEC_FIELDS = [
     "resource", "headers", "provider", "provider_options", "redirect_uri",
     "device_authorization_url",
     # SPEC section 14 (stronger client authentication)
-    "key_id", "signing_alg",
+    "key_id", "signing_alg", "dpop",
 ]  # fmt: skip
 
 AUTH_CODE: dict[str, Any] = {
