@@ -74,7 +74,7 @@ _REJECTED_GRANTS = {
 }
 _URL_FIELDS = (
     "token_url", "authorization_url", "base_url", "issuer", "revocation_url",
-    "device_authorization_url", "redirect_uri",
+    "device_authorization_url", "redirect_uri", "par_url",
 )
 _REQUIRED = ("name", "token_url", "client_id")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -148,6 +148,11 @@ class Datasource:
     headers: Mapping[str, str] = field(default_factory=dict, hash=False)
     #: RFC 9449: bind the tokens to a key of this datasource; API calls send `Authorization: DPoP`.
     dpop: bool = False
+    #: RFC 9126: push the authorization request first. `None`: when the server's metadata
+    #: requires it; `True`: always; `False`: never.
+    par: bool | None = None
+    #: The pushed authorization request endpoint, when the metadata does not name it.
+    par_url: str | None = None
     insecure_transport: bool = False
     #: When the endpoints were last taken from metadata (epoch seconds); `None`: given by hand.
     metadata_fetched_at: float | None = None
@@ -212,6 +217,8 @@ class Datasource:
             "metadata_fetched_at": lambda: _fetched_at(self.metadata_fetched_at),
             "headers": lambda: _headers(self.headers),
             "dpop": lambda: _flag("dpop", self.dpop),
+            "par": lambda: _par(self.par),
+            "par_url": lambda: _url("par_url", self.par_url, insecure),
         }
         problems: list[ConfigError] = []
         for name, check in checks.items():
@@ -774,6 +781,25 @@ def _headers(value: object) -> Mapping[str, str]:
             raise ConfigError("headers", f"the value of {name} has control characters",
                               "retype the value")
     return headers
+
+
+_PAR_WORDS: Mapping[str, bool | None] = MappingProxyType(
+    {"": None, "auto": None, "none": None, "true": True, "always": True, "false": False,
+     "never": False}
+)
+
+
+def _par(value: object) -> bool | None:
+    """None (push when the metadata requires it), True (always) or False (never); the words a
+    form or the magic gives ("auto", "true", "false") mean the same."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _PAR_WORDS:
+        return _PAR_WORDS[value.strip().lower()]
+    raise ConfigError(
+        "par", f"{_shown(value)} is not supported",
+        "use None (when the server requires it), True (always) or False (never)",
+    )
 
 
 def _key_id(value: object) -> str | None:

@@ -7,7 +7,8 @@ It reads as the questions a user has when something fails:
      │                               revoked (invalid_grant), or no refresh token was issued
      ├── ProviderError               the server said no, or did not answer
      │    ├── AuthorizationError     an error redirect from the authorization endpoint
-     │    │    └── AuthorizationDenied   consent was declined (access_denied)
+     │    │    ├── AuthorizationDenied   consent was declined (access_denied)
+     │    │    └── PushedAuthorizationError  the PAR endpoint refused the request (RFC 9126)
      │    ├── TokenError             an OAuth error from the token endpoint (RFC 6749 §5.2)
      │    │    ├── ClientConfigError invalid_client, unauthorized_client
      │    │    └── ScopeError        invalid_scope
@@ -73,6 +74,7 @@ __all__ = [
     "NbOAuthWarning",
     "NoSecureStorage",
     "PortInUse",
+    "PushedAuthorizationError",
     "ProviderError",
     "ReauthRequired",
     "ScopeError",
@@ -197,6 +199,25 @@ class AuthorizationDenied(AuthorizationError):
 
     def _advice(self) -> str:
         return "Consent was declined, so no token was requested; connect again to retry"
+
+
+class PushedAuthorizationError(AuthorizationError):
+    """The pushed authorization request endpoint refused the request (RFC 9126 §2.3), or answered
+    something unusable; no browser was opened."""
+
+    def __init__(
+        self, error: str, description: str | None = None, *, datasource: str | None = None
+    ) -> None:
+        self.datasource = datasource
+        super().__init__(error, description)
+
+    def _advice(self) -> str:
+        name = f" of {self.datasource}" if self.datasource else ""
+        return (
+            f"The pushed authorization request{name} (RFC 9126) was refused, so no browser was "
+            "opened; check client_id, the client authentication and par_url, or set par=False "
+            "if the server does not require pushed requests"
+        )
 
 
 class StateMismatch(SignInError):

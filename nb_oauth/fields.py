@@ -161,6 +161,15 @@ FIELDS: tuple[Field, ...] = (
     Field("dpop", "DPoP",
           "Bind the tokens to a key kept with them (RFC 9449): a stolen token is useless "
           "without it. The server must support DPoP.", kind="flag", main=frozenset()),
+    Field("par", "Pushed Authorization Requests",
+          "Send the sign-in parameters to the server first (RFC 9126); the browser then gets "
+          "only a reference. Automatic: when the server's metadata requires it.",
+          kind="choice", main=frozenset(), grants=_AUTH_CODE_ONLY,
+          choices=(("Automatic", "auto"), ("Always", "true"), ("Never", "false"))),
+    Field("par_url", "PAR Endpoint",
+          "The pushed authorization request endpoint, if the issuer's metadata does not name "
+          "it.", main=frozenset(), grants=_AUTH_CODE_ONLY,
+          placeholder="https://provider.example/oauth/par"),
     Field("revocation_url", "Revocation URL",
               "RFC 7009 endpoint; Disconnect revokes the tokens there.", main=frozenset()),
 )

@@ -25,6 +25,7 @@ import httpx
 from nb_oauth.bearer import origin
 from nb_oauth.consent.catcher import LoopbackCatcher
 from nb_oauth.consent.device import device_sign_in
+from nb_oauth.consent.par import pushed_if_needed
 from nb_oauth.consent.request import AuthorizationRequest, IgnoredResponse
 from nb_oauth.consent.view import ConsentView, SignInLink
 from nb_oauth.datasource import Datasource
@@ -185,6 +186,8 @@ def connect(
     require_iss = _server_promises_iss(ds)
     with LoopbackCatcher(ds.loopback_port) as catcher:
         request = AuthorizationRequest(ds, catcher.redirect_uri, require_iss=require_iss)
+        # RFC 9126: pushed first when the datasource or the server's metadata asks for it.
+        request = pushed_if_needed(request, client_secret)
         catcher.expect(request)
         opened = open_browser and open_url(request.url)
         view.waiting(

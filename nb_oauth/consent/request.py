@@ -63,6 +63,8 @@ class AuthorizationRequest:
 
     ``require_iss`` is true when the server advertises RFC 9207 support
     (``authorization_response_iss_parameter_supported``): a response without ``iss`` is refused.
+    ``request_uri`` is set once the parameters were pushed (RFC 9126, `nb_oauth.consent.par`):
+    the browser then gets only ``client_id`` and ``request_uri``.
     """
 
     datasource: Datasource
@@ -70,12 +72,13 @@ class AuthorizationRequest:
     state: str = field(default_factory=new_state, repr=False)
     pkce: PkcePair = field(default_factory=new_pkce, repr=False)
     require_iss: bool = False
+    request_uri: str | None = None
 
     @property
-    def url(self) -> str:
-        """The authorization URL to open in the browser (RFC 6749 §4.1.1, RFC 7636 §4.3)."""
+    def params(self) -> dict[str, str]:
+        """Every parameter of the authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3): what
+        the URL carries, or what is pushed (RFC 9126 §2.1)."""
         ds = self.datasource
-        assert ds.authorization_url is not None  # Datasource validation guarantees it
         params = {
             # The datasource's extras first: protocol parameters below always win
             # (security.md#protocol-parameters-and-grants); Datasource validation already refuses
@@ -93,6 +96,18 @@ class AuthorizationRequest:
         if ds.scopes:
             # RFC 6749 §3.3: space-delimited, unless the provider's preset says otherwise.
             params[ds.quirks.scope_param] = ds.scope_string
+        return params
+
+    @property
+    def url(self) -> str:
+        """The authorization URL to open in the browser (RFC 6749 §4.1.1, RFC 7636 §4.3); after
+        a push, only ``client_id`` and ``request_uri`` (RFC 9126 §4)."""
+        ds = self.datasource
+        assert ds.authorization_url is not None  # Datasource validation guarantees it
+        if self.request_uri is not None:
+            params = {"client_id": ds.client_id, "request_uri": self.request_uri}
+        else:
+            params = self.params
         base = ds.authorization_url
         separator = "&" if urlsplit(base).query else "?"
         # urlencode escapes & = # and non-ASCII, so no value can inject a parameter

@@ -33,7 +33,7 @@ from authlib.oauth2.rfc8628 import (
 )
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, g, jsonify, request
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
 from nb_oauth.bearer import origin
 
@@ -48,6 +48,8 @@ ALL_AUTH_METHODS = [
     "client_secret_basic", "client_secret_post", "none", "client_secret_jwt", "private_key_jwt",
 ]
 CONFIDENTIAL_AUTH_METHODS = [m for m in ALL_AUTH_METHODS if m != "none"]
+#: RFC 9126 §2.2: a pushed request is good for a minute.
+_PAR_LIFETIME_S = 60
 #: The JWS algorithms the demo accepts on client assertions (RFC 8414 §2).
 ASSERTION_ALGS = ["RS256", "PS256", "ES256", "HS256"]
 
@@ -429,17 +431,66 @@ def create_authorization_app(store: DemoStore, settings: DemoSettings, issuer: s
     issuer_parameter = _Issuer(issuer)
     server.register_extension(issuer_parameter)
 
+    def described() -> dict[str, object]:
+        return {**_metadata(issuer),
+                "require_pushed_authorization_requests": settings.require_par}
+
     @app.get("/.well-known/oauth-authorization-server")
     def metadata() -> Response:
-        return jsonify(_metadata(issuer))
+        return jsonify(described())
 
     @app.get("/.well-known/openid-configuration")
     def openid_configuration() -> Response:
         # OpenID Connect Discovery 1.0 §4: the same endpoints, for clients that look here.
-        return jsonify(_metadata(issuer))
+        return jsonify(described())
+
+    @app.post("/par")
+    def pushed_authorization_request() -> Any:
+        # RFC 9126 §2: the client authenticates as at the token endpoint; the parameters are
+        # those of an authorization request, checked when the browser comes with request_uri.
+        req = server.create_oauth2_request(request)
+        try:
+            client = server.authenticate_client(req, ALL_AUTH_METHODS, "par")
+        except OAuth2Error as error:
+            return server.handle_error_response(req, error)
+        store.count("par_requests")
+        if settings.par_refuse or "request_uri" in request.form:
+            refused = InvalidRequestError("This pushed authorization request is refused")
+            return server.handle_error_response(req, refused)
+        auth = {"client_secret", "client_assertion", "client_assertion_type"}
+        # Basic authentication carries client_id in the header only: the pushed request is the
+        # authenticated client's (RFC 9126 §2.1).
+        params = {"client_id": client.client_id,
+                  **{k: v for k, v in request.form.items() if k not in auth}}
+        if params["client_id"] != client.client_id:
+            return server.handle_error_response(req, InvalidRequestError("client_id mismatch"))
+        uri = f"urn:ietf:params:oauth:request_uri:{secrets.token_urlsafe(24)}"
+        with store.lock:
+            store.pushed[uri] = (client.client_id, params, store.now() + _PAR_LIFETIME_S)
+        return jsonify({"request_uri": uri, "expires_in": _PAR_LIFETIME_S}), 201
 
     @app.route("/authorize", methods=["GET", "POST"])
     def authorize() -> Any:
+        request_uri = request.args.get("request_uri")
+        if request_uri is not None:
+            # RFC 9126 §4: the parameters are the pushed ones, for this client, not expired;
+            # used once (taken when the user decides).
+            with store.lock:
+                pushed = store.pushed.get(request_uri)
+            if (pushed is None or pushed[0] != request.args.get("client_id")
+                    or store.now() >= pushed[2]):
+                return _page("Authorization request refused",
+                             "<p>The request_uri is unknown, expired or not this client's.</p>",
+                             status=400)
+            request.args = ImmutableMultiDict(pushed[1])
+            if request.method == "POST" or settings.auto_approve:
+                with store.lock:
+                    store.pushed.pop(request_uri, None)
+            store.count("authorizations:pushed")
+        elif settings.require_par:
+            return _page("Authorization request refused",
+                         "<p>This server requires pushed authorization requests (RFC 9126).</p>",
+                         status=400)
         try:
             grant = server.get_consent_grant(end_user=DEMO_USER)
         except OAuth2Error as error:
@@ -549,6 +600,7 @@ def _metadata(issuer: str) -> dict[str, object]:
         "scopes_supported": list(SCOPES),
         "authorization_response_iss_parameter_supported": True,
         "dpop_signing_alg_values_supported": list(DPOP_ALGS),
+        "pushed_authorization_request_endpoint": f"{issuer}/par",
     }
 
 

@@ -67,7 +67,7 @@ class DemoProvider:
         device_min_interval: int | None = None,
         api_token_prefixes: tuple[str, ...] = ("Bearer",),
         now: Callable[[], float] = time.time,
-        **dpop: bool,
+        **switches: bool,
     ) -> None:
         self.settings = DemoSettings(
             token_lifetime=token_lifetime,
@@ -79,7 +79,9 @@ class DemoProvider:
             device_min_interval=device_min_interval,
             api_token_prefixes=api_token_prefixes,
             now=now,
-            **dpop,  # dpop, dpop_nonce, api_dpop_nonce, dpop_nonce_loop, api_dpop_nonce_loop
+            # dpop, dpop_nonce, api_dpop_nonce, dpop_nonce_loop, api_dpop_nonce_loop (RFC 9449);
+            # require_par, par_refuse (RFC 9126)
+            **switches,
         )
         self._ports = (port, api_port)
         self._store = DemoStore(demo_clients(issue_refresh_token=issue_refresh_token), now)

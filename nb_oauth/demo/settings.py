@@ -37,6 +37,10 @@ class DemoSettings:
     api_dpop_nonce: bool = False
     dpop_nonce_loop: bool = False
     api_dpop_nonce_loop: bool = False
+    # RFC 9126: the metadata requires pushed authorization requests (the authorization endpoint
+    # then refuses any other); par_refuse plays a PAR endpoint that refuses every request.
+    require_par: bool = False
+    par_refuse: bool = False
     now: Callable[[], float] = field(default=time.time, repr=False)
 
     def __post_init__(self) -> None:

@@ -210,6 +210,8 @@ class DemoStore:
         self.device_polls: dict[str, float] = {}
         # RFC 7523 §3 item 7: the jti of every client assertion seen (each is accepted once).
         self.assertion_ids: set[str] = set()
+        # RFC 9126 §2.2: pushed requests by request_uri: the client, the parameters, the expiry.
+        self.pushed: dict[str, tuple[str, dict[str, str], float]] = {}
         self.counters: Counter[str] = Counter()
         self.items: list[dict[str, object]] = [
             {"id": i, "name": f"item {i}", "owner": DEMO_USER["sub"]} for i in range(1, 46)

@@ -34,6 +34,7 @@ __all__ = [
     "DEVICE_CODE_GRANT_TYPE",
     "device_authorization_request",
     "device_code_request",
+    "pushed_authorization_request",
     "read_token_response",
     "refresh_token_request",
     "revocation_request",
@@ -297,6 +298,17 @@ def revocation_request(
         grant="revocation",
         encoding="form",
         spent=(token,),
+    )
+
+
+def pushed_authorization_request(
+    datasource: Datasource, client_secret: Secret | None, url: str, params: Mapping[str, str]
+) -> TokenRequest:
+    """Push the authorization request's `params` to `url` (RFC 9126 §2.1): form-encoded, with the
+    client authentication of the token endpoint (a JWT assertion too, its audience the token
+    endpoint, which §2 lets the server accept)."""
+    return _authenticated_post(
+        datasource, client_secret, url, params, grant="pushed_authorization", encoding="form"
     )
 
 

@@ -267,6 +267,9 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
                     widget.set_pairs(dict(value or {}))
                 elif spec.kind == "text":
                     widget.value = _shown(value)
+                elif spec.kind == "choice" and isinstance(value, (bool, type(None))):
+                    # A tri-state field (par): None/True/False are the choices auto/true/false.
+                    widget.value = {None: "auto", True: "true", False: "false"}[value]
                 else:
                     widget.value = value
         self._apply_preset(reset_options=False)  # the preset's fields over the blank defaults
