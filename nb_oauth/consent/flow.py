@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import threading
 import warnings
 import webbrowser
@@ -25,6 +26,7 @@ import httpx
 from nb_oauth.bearer import origin
 from nb_oauth.consent.catcher import LoopbackCatcher
 from nb_oauth.consent.request import AuthorizationRequest, IgnoredResponse
+from nb_oauth.consent.server_callback import ServerCallback
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import (
     CallbackTimeout,
@@ -109,12 +111,30 @@ def open_in_new_tab(url: str) -> bool:
     """Open ``url`` in a new tab of the system browser (honours ``BROWSER``); never raises.
 
     Returns ``False`` when no browser could be opened, as on a headless server
-    (security.md#remote-kernels-and-browsers). Never an embedded view (RFC 8252 §8.12).
+    (security.md#remote-kernels-and-browsers). Never an embedded view (RFC 8252 §8.12), and never
+    a console browser that ``webbrowser`` would pick by itself on a machine without a display
+    (``www-browser``, ``lynx``, ``w3m``, ``links``, ``elinks``): it would run on the kernel's
+    terminal, where no one sees it, and hold the sign-in. A browser named in ``BROWSER`` is the
+    user's choice and is used, whatever it is.
     """
     try:
-        return webbrowser.open(url, new=2)
+        if os.environ.get("BROWSER"):
+            return webbrowser.open(url, new=2)
+        browser = webbrowser.get()
+        if _is_console_browser(browser):
+            return False
+        return browser.open(url, new=2)
     except webbrowser.Error:
         return False
+
+
+#: The text-mode browsers Python's webbrowser registers when TERM is set.
+_CONSOLE_BROWSERS = frozenset({"www-browser", "lynx", "w3m", "links", "elinks"})
+
+
+def _is_console_browser(browser: webbrowser.BaseBrowser) -> bool:
+    names = {getattr(browser, "name", ""), getattr(browser, "basename", "")}
+    return any(os.path.basename(str(name)) in _CONSOLE_BROWSERS for name in names if name)
 
 
 @dataclass(frozen=True)
@@ -127,6 +147,9 @@ class ConnectResult:
     granted_scopes: tuple[str, ...]
     #: False for a client-credentials datasource, for which connect does nothing.
     needs_consent: bool = True
+    #: How the browser's answer came back: "loopback" (the catcher on 127.0.0.1), "server" (the
+    #: Jupyter server's callback) or "paste" (the address the user pasted); None when unknown.
+    path: str | None = None
 
     def __str__(self) -> str:
         if not self.needs_consent:
@@ -140,7 +163,16 @@ class ConnectResult:
             expiry = f"access token valid for {human_duration(self.expires_in)}"
         refresh = "refresh token stored" if self.has_refresh_token else "NO refresh token"
         scopes = " ".join(self.granted_scopes) or "(none reported)"
-        return f"Connected {self.datasource}: {expiry}, {refresh}; scopes: {scopes}"
+        line = f"Connected {self.datasource}: {expiry}, {refresh}; scopes: {scopes}"
+        via = _PATHS.get(self.path or "")
+        return f"{line}; signed in through {via}" if via else line
+
+
+_PATHS = {
+    "loopback": "the loopback catcher",
+    "server": "the Jupyter server's callback",
+    "paste": "the pasted address",
+}
 
 
 @dataclass(frozen=True)
@@ -197,7 +229,15 @@ def connect(
         )
     client_secret = session.store.load_secret(name)
     require_iss = _server_promises_iss(ds)
-    with LoopbackCatcher(ds.redirect_port) as catcher:
+    # The path, in the order of the docs (security.md#the-server-callback): a redirect_uri that
+    # ends in /nb-oauth/callback comes back through the Jupyter server, else the loopback catcher
+    # (and the paste path when asked for).
+    catcher: LoopbackCatcher | ServerCallback
+    if ds.uses_server_callback:
+        catcher, path = ServerCallback(ds.redirect_uri, timeout=timeout), "server"
+    else:
+        catcher, path = LoopbackCatcher(ds.loopback_port), "paste" if paste else "loopback"
+    with catcher:
         request = AuthorizationRequest(ds, catcher.redirect_uri, require_iss=require_iss)
         catcher.expect(request)
         opened = open_browser and open_url(request.url)
@@ -228,6 +268,7 @@ def connect(
         expires_in=tokens.expires_in(session.now()),
         has_refresh_token=bool(tokens.refresh_token),
         granted_scopes=tokens.granted_scopes,
+        path=path,
     )
     view.finished(str(result))
     missing = [scope for scope in ds.scopes if scope not in tokens.granted_scopes]
@@ -278,7 +319,7 @@ def _store_tokens(session: Session, name: str, tokens: TokenSet) -> None:
 
 def _code_from_paste(
     request: AuthorizationRequest,
-    catcher: LoopbackCatcher,
+    catcher: LoopbackCatcher | ServerCallback,
     read_redirect: Callable[[str], str],
 ) -> Secret:
     """Ask for the redirected URL until a valid one arrives (remote kernels,
