@@ -252,7 +252,7 @@ class Kernel:
             "header": header, "parent_header": {}, "metadata": {}, "channel": "shell",
             "content": {
                 "code": code, "silent": False, "store_history": False, "user_expressions": {},
-                "allow_stdin": False, "stop_on_error": True,
+                "allow_stdin": True, "stop_on_error": True,
             },
             "buffers": [],
         }))

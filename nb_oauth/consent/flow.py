@@ -20,6 +20,7 @@ import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -27,7 +28,7 @@ from nb_oauth.bearer import origin
 from nb_oauth.consent.catcher import LoopbackCatcher
 from nb_oauth.consent.request import AuthorizationRequest, IgnoredResponse
 from nb_oauth.consent.server_callback import ServerCallback
-from nb_oauth.datasource import Datasource
+from nb_oauth.datasource import SERVER_CALLBACK_PATH, Datasource
 from nb_oauth.errors import (
     CallbackTimeout,
     NbOAuthError,
@@ -106,6 +107,12 @@ class SignInLink:
     #: False when the kernel could open no browser: the user must open the link.
     opened: bool
 
+    @property
+    def server_callback(self) -> bool:
+        """True when the browser comes back through the Jupyter server's callback (no loopback
+        port, no pasting: security.md#the-server-callback)."""
+        return urlsplit(self.redirect_uri).path.endswith(SERVER_CALLBACK_PATH)
+
 
 def open_in_new_tab(url: str) -> bool:
     """Open ``url`` in a new tab of the system browser (honours ``BROWSER``); never raises.
@@ -120,7 +127,12 @@ def open_in_new_tab(url: str) -> bool:
     try:
         if os.environ.get("BROWSER"):
             return webbrowser.open(url, new=2)
-        browser = webbrowser.get()
+        try:
+            browser = webbrowser.get()
+        except webbrowser.Error:
+            return webbrowser.open(url, new=2)  # none registered: False (or a stand-in's answer)
+        # Only the first choice: webbrowser.open would go on down its list when a graphical
+        # opener gives up at once (xdg-open with no desktop), and end in a console browser.
         if _is_console_browser(browser):
             return False
         return browser.open(url, new=2)

@@ -48,9 +48,10 @@ class DemoProvider:
             provider.token_url, provider.api_url, provider.clients["demo-basic"]
 
     ``now`` is the provider's clock (tests inject a fake one). ``redirect_uris`` registers
-    exact redirect URIs besides the loopback ones (a Jupyter server's ``.../nb-oauth/callback``). ``counters`` reports token requests
-    per grant type (``token:<grant_type>``), ``api_requests``, ``api_401``, ``api_403``,
-    ``authorizations``, ``revocations`` and ``refresh_token_reuse``.
+    exact redirect URIs besides the loopback ones (a Jupyter server's ``.../nb-oauth/callback``).
+    ``counters`` reports token requests per grant type (``token:<grant_type>``),
+    ``api_requests``, ``api_401``, ``api_403``, ``authorizations``, ``revocations`` and
+    ``refresh_token_reuse``.
     Raises :class:`PortInUse` from :meth:`start` when a fixed port is taken.
     """
 
