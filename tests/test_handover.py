@@ -289,3 +289,22 @@ def test_connect_takes_the_server_path_for_a_server_redirect_uri(
     assert result.path == "server"
     assert str(result).endswith("; signed in through the Jupyter server's callback")
     assert dict(parse_qsl(urlsplit(robot.opened[0]).query))["redirect_uri"] == redirect
+
+
+def test_the_outcome_line_names_the_loopback_path_too(
+    demo_provider: Any, clock: FakeClock, browser: BrowserRobot
+) -> None:
+    session = Session(now=clock)
+    nb_oauth.save(
+        Datasource(
+            name="demo", token_url=demo_provider.token_url,
+            authorization_url=demo_provider.authorization_url, client_id="demo-public",
+            client_auth="none", scopes="profile",
+        ),
+        session=session,
+    )
+    result = connect(session, "demo", view=QuietView(), open_url=browser, timeout=30)
+    browser.join()
+    assert result.path == "loopback"
+    assert str(result).startswith("Connected demo: access token valid for")
+    assert str(result).endswith("; signed in through the loopback catcher")

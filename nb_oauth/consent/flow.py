@@ -246,9 +246,10 @@ def connect(
     # (and the paste path when asked for).
     catcher: LoopbackCatcher | ServerCallback
     if ds.uses_server_callback:
-        catcher, path = ServerCallback(ds.redirect_uri, timeout=timeout), "server"
+        catcher = ServerCallback(ds.redirect_uri, timeout=timeout)
     else:
-        catcher, path = LoopbackCatcher(ds.loopback_port), "paste" if paste else "loopback"
+        catcher = LoopbackCatcher(ds.loopback_port)
+    path = "paste" if paste else "server" if ds.uses_server_callback else "loopback"
     with catcher:
         request = AuthorizationRequest(ds, catcher.redirect_uri, require_iss=require_iss)
         catcher.expect(request)
