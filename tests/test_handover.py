@@ -286,8 +286,8 @@ def test_connect_takes_the_server_path_for_a_server_redirect_uri(
     result = connect(session, "demo", view=QuietView(), open_url=robot, timeout=30)
     thread.join(10)
     assert served == [Delivery.DELIVERED]
-    assert result.path == "server"
-    assert str(result).endswith("; signed in through the Jupyter server's callback")
+    assert result.via == "the Jupyter server's callback"
+    assert str(result).endswith(" (signed in via the Jupyter server's callback)")
     assert dict(parse_qsl(urlsplit(robot.opened[0]).query))["redirect_uri"] == redirect
 
 
@@ -305,6 +305,5 @@ def test_the_outcome_line_names_the_loopback_path_too(
     )
     result = connect(session, "demo", view=QuietView(), open_url=browser, timeout=30)
     browser.join()
-    assert result.path == "loopback"
     assert str(result).startswith("Connected demo: access token valid for")
-    assert str(result).endswith("; signed in through the loopback catcher")
+    assert str(result).endswith(" (signed in via the loopback redirect)")

@@ -272,7 +272,7 @@ def test_a_hub_user_signs_in_through_the_hub_and_only_she_can(
         assert _line(tab) == "Signed in to demo: go back to your notebook. You can close this tab."
         output = cell.result(timeout=180)
         assert "Connected demo:" in output
-        assert "signed in through the Jupyter server's callback" in output
+        assert "signed in via the Jupyter server's callback" in output
         assert "API says Demo User" in output
         assert provider.counters["token:authorization_code"] == 1
 

@@ -175,7 +175,7 @@ def test_a_kernel_signs_in_through_the_server_callback_in_chromium(
         context.close()
 
     assert "Connected demo:" in output
-    assert "signed in through the Jupyter server's callback" in output
+    assert "signed in via the Jupyter server's callback" in output
     assert "Demo User" in output
     assert provider.counters.get("token:authorization_code", 0) == 1
     # The hand-over left nothing that could sign anyone in: no code, no token (SEC-42, SEC-44).
@@ -251,7 +251,7 @@ def test_refused_callbacks_say_why_in_one_line_and_deliver_nothing(
         sent = dict(parse_qsl(urlsplit(redirect).query))
         assert sent["code"] not in signed_in.text and sent["state"] not in signed_in.text
         assert "<script>window.close();</script>" in signed_in.text
-        assert "signed in through the Jupyter server's callback" in cell.result()
+        assert "signed in via the Jupyter server's callback" in cell.result()
 
         # SEC-8: a replay (reload, back button) is told so and redeems nothing.
         replay = browser.get(redirect)

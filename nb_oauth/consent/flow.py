@@ -159,9 +159,9 @@ class ConnectResult:
     granted_scopes: tuple[str, ...]
     #: False for a client-credentials datasource, for which connect does nothing.
     needs_consent: bool = True
-    #: How the browser's answer came back: "loopback" (the catcher on 127.0.0.1), "server" (the
-    #: Jupyter server's callback) or "paste" (the address the user pasted); None when unknown.
-    path: str | None = None
+    #: How the sign-in came back: "the loopback redirect", "the Jupyter server's callback",
+    #: "a pasted address"; empty when unknown.
+    via: str = ""
 
     def __str__(self) -> str:
         if not self.needs_consent:
@@ -175,16 +175,8 @@ class ConnectResult:
             expiry = f"access token valid for {human_duration(self.expires_in)}"
         refresh = "refresh token stored" if self.has_refresh_token else "NO refresh token"
         scopes = " ".join(self.granted_scopes) or "(none reported)"
-        line = f"Connected {self.datasource}: {expiry}, {refresh}; scopes: {scopes}"
-        via = _PATHS.get(self.path or "")
-        return f"{line}; signed in through {via}" if via else line
-
-
-_PATHS = {
-    "loopback": "the loopback catcher",
-    "server": "the Jupyter server's callback",
-    "paste": "the pasted address",
-}
+        via = f" (signed in via {self.via})" if self.via else ""
+        return f"Connected {self.datasource}: {expiry}, {refresh}; scopes: {scopes}{via}"
 
 
 @dataclass(frozen=True)
@@ -249,7 +241,12 @@ def connect(
         catcher = ServerCallback(ds.redirect_uri, timeout=timeout)
     else:
         catcher = LoopbackCatcher(ds.loopback_port)
-    path = "paste" if paste else "server" if ds.uses_server_callback else "loopback"
+    if paste:
+        via = "a pasted address"
+    elif ds.uses_server_callback:
+        via = "the Jupyter server's callback"
+    else:
+        via = "the loopback redirect"
     with catcher:
         request = AuthorizationRequest(ds, catcher.redirect_uri, require_iss=require_iss)
         catcher.expect(request)
@@ -281,7 +278,7 @@ def connect(
         expires_in=tokens.expires_in(session.now()),
         has_refresh_token=bool(tokens.refresh_token),
         granted_scopes=tokens.granted_scopes,
-        path=path,
+        via=via,
     )
     view.finished(str(result))
     missing = [scope for scope in ds.scopes if scope not in tokens.granted_scopes]
