@@ -307,3 +307,20 @@ def test_the_outcome_line_names_the_loopback_path_too(
     browser.join()
     assert str(result).startswith("Connected demo: access token valid for")
     assert str(result).endswith(" (signed in via the loopback redirect)")
+
+
+def test_connect_with_an_unsafe_folder_fails_in_one_line_naming_the_datasource(
+    clock: FakeClock, runtime: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
+    (runtime / FOLDER_NAME).mkdir(parents=True, mode=0o700)
+    (runtime / FOLDER_NAME).chmod(0o755)
+    session = Session(now=clock)
+    nb_oauth.save(_ds(), session=session)
+    opened: list[str] = []
+    with pytest.raises(HandoverUnsafe) as raised:
+        connect(session, "demo", view=QuietView(), open_url=opened.append, timeout=30)
+    message = str(raised.value)
+    assert message.startswith("Sign-in for demo: The sign-in hand-over folder ")
+    assert "\n" not in message and "remove the folder" in message
+    assert opened == []  # nothing was opened: the check comes first

@@ -238,7 +238,7 @@ def connect(
     # (and the paste path when asked for).
     catcher: LoopbackCatcher | ServerCallback
     if ds.uses_server_callback:
-        catcher = ServerCallback(ds.redirect_uri, timeout=timeout)
+        catcher = ServerCallback(ds.redirect_uri, timeout=timeout, datasource=name)
     else:
         catcher = LoopbackCatcher(ds.loopback_port)
     if paste:

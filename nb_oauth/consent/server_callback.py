@@ -32,7 +32,13 @@ from nb_oauth.errors import (
     StateMismatch,
     first_line,
 )
-from nb_oauth.handover import Handover, Outcome, PendingSignIn, handover_folder
+from nb_oauth.handover import (
+    Handover,
+    HandoverUnsafe,
+    Outcome,
+    PendingSignIn,
+    handover_folder,
+)
 from nb_oauth.secret import Secret
 
 __all__ = ["RedirectAdvice", "ServerCallback", "redirect_advice"]
@@ -61,12 +67,14 @@ class ServerCallback:
         redirect_uri: str,
         *,
         timeout: float,
+        datasource: str | None = None,
         runtime_dir: Path | None = None,
         now: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.redirect_uri = redirect_uri
         self._timeout = timeout
+        self._datasource = datasource
         self._runtime_dir = runtime_dir
         self._now = now
         self._wall = wall
@@ -76,7 +84,13 @@ class ServerCallback:
         self._started = 0.0
 
     def __enter__(self) -> ServerCallback:
-        self._handover = Handover(handover_folder(self._runtime_dir), wall=self._wall)
+        try:
+            folder = handover_folder(self._runtime_dir)
+        except HandoverUnsafe as exc:
+            if self._datasource:
+                exc.args = (f"Sign-in for {self._datasource}: {exc.args[0]}",)
+            raise
+        self._handover = Handover(folder, wall=self._wall)
         return self
 
     def __exit__(

@@ -123,6 +123,9 @@ class CallbackHandler(JupyterHandler):
             self._send(500, "Sign-in not received", str(exc))
             return
         delivery, key = handover.deliver(self.request.query)
+        # The outcome only: the request line (logged by the server with code and state scrubbed)
+        # says the rest.
+        self.log.info("nb_oauth sign-in callback: %s", delivery.value)
         if delivery is not Delivery.DELIVERED or key is None:
             self._send(*REFUSALS[delivery])
             return
