@@ -324,3 +324,42 @@ def test_connect_with_an_unsafe_folder_fails_in_one_line_naming_the_datasource(
     assert message.startswith("Sign-in for demo: The sign-in hand-over folder ")
     assert "\n" not in message and "remove the folder" in message
     assert opened == []  # nothing was opened: the check comes first
+
+
+def test_the_page_gets_its_verdict_while_the_kernel_is_still_opening_the_browser(
+    make_provider: Any, clock: FakeClock, runtime: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A BROWSER command that waits for the page to load (`nb-oauth approve`, a script) holds
+    # open_url until the callback page answers; the page waits for the kernel's verdict. The
+    # kernel must judge the response before it reaches wait().
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
+    redirect = "http://127.0.0.1:8888/user/alice/nb-oauth/callback"
+    provider = make_provider(redirect_uris=(redirect,))
+    session = Session(now=clock)
+    nb_oauth.save(
+        Datasource(
+            name="demo", token_url=provider.token_url,
+            authorization_url=provider.authorization_url, client_id="demo-public",
+            client_auth="none", scopes="profile", redirect_uri=redirect,
+        ),
+        session=session,
+    )
+    verdicts: list[Outcome] = []
+
+    def blocking_browser(url: str) -> bool:
+        robot = BrowserRobot(deliver=False)
+        robot(url)
+        server = Handover(runtime / FOLDER_NAME)
+        _, key = server.deliver(urlsplit(robot.wait_for_redirect(30)).query)
+        assert key is not None
+        for _ in range(300):  # polled with a deadline, as the server's page does
+            verdict = server.verdict(key)
+            if verdict is not None:
+                verdicts.append(verdict.outcome)
+                return True
+            threading.Event().wait(0.1)
+        raise AssertionError("no verdict while the browser command ran")
+
+    result = connect(session, "demo", view=QuietView(), open_url=blocking_browser, timeout=60)
+    assert verdicts == [Outcome.SIGNED_IN]
+    assert result.via == "the Jupyter server's callback"

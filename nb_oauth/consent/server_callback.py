@@ -50,10 +50,13 @@ _WAIT_SLICE = 0.1
 class ServerCallback:
     """Receive one authorization response through the Jupyter server extension.
 
-    The loopback catcher's interface: entering makes sure the private folder exists,
-    :meth:`expect` registers the sign-in (the SHA-256 of its ``state`` and when it expires),
-    :meth:`wait` blocks until the response, an error, the deadline, a cancel or an interrupt, and
-    leaving always withdraws the sign-in, so that no pending file and no response stays behind::
+    The loopback catcher's interface and rules: entering makes sure the private folder exists,
+    :meth:`expect` registers the sign-in (the SHA-256 of its ``state`` and when it expires) and
+    starts a thread that takes the response as soon as the server delivers it, checks it and
+    records the verdict the browser's page shows (even while the kernel is still opening the
+    browser); :meth:`wait` blocks until the response, an error, the deadline, a cancel or an
+    interrupt; leaving always withdraws the sign-in, so that no pending file and no response stays
+    behind::
 
         with ServerCallback(ds.redirect_uri, timeout=300) as callback:
             request = AuthorizationRequest(ds, callback.redirect_uri)
@@ -82,6 +85,11 @@ class ServerCallback:
         self._request: AuthorizationRequest | None = None
         self._pending: PendingSignIn | None = None
         self._started = 0.0
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._code: Secret | None = None
+        self._error: NbOAuthError | None = None
 
     def __enter__(self) -> ServerCallback:
         try:
@@ -102,7 +110,13 @@ class ServerCallback:
         self.close(Outcome.EXPIRED if exc_type is CallbackTimeout else Outcome.CANCELLED)
 
     def close(self, outcome: Outcome = Outcome.CANCELLED) -> None:
-        """Withdraw the sign-in (a later callback is told it ended); safe to call twice."""
+        """Stop taking responses and withdraw the sign-in (a later callback is told it ended);
+        safe to call twice."""
+        with self._lock:
+            self._done.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=5)
         pending, self._pending = self._pending, None
         if pending is not None:
             pending.close(outcome)
@@ -117,6 +131,10 @@ class ServerCallback:
         self._pending = self._handover.register(
             request.state, request.datasource.name, self._started + self._timeout
         )
+        self._thread = threading.Thread(
+            target=self._take, name="nb_oauth-server-callback", daemon=True
+        )
+        self._thread.start()
 
     def wait(self, timeout: float, *, cancel: threading.Event | None = None) -> Secret:
         """Block until a valid response arrives; return its authorization code.
@@ -124,46 +142,70 @@ class ServerCallback:
         The loopback catcher's rules: :class:`AuthorizationError` for an error response,
         :class:`CallbackTimeout` at the deadline (:class:`StateMismatch` when responses with an
         unknown ``state`` reached the server meanwhile), :class:`SignInCancelled` once ``cancel``
-        is set, ``KeyboardInterrupt`` let through; a malformed response is recorded for the page
-        and the wait goes on. One response per sign-in: once it is taken the pending file is gone,
-        so a replay finds nothing to claim.
+        is set (also when a response arrived in the same slice: nothing is redeemed), and
+        ``KeyboardInterrupt`` let through; a malformed response is recorded for the page and the
+        wait goes on. One response per sign-in: once it is taken the pending file is gone, so a
+        replay finds nothing to claim. Waits in short slices, so that an interrupt is felt at once.
         """
-        pending, request = self._pending, self._request
-        assert pending is not None and request is not None, "call expect() first"
+        request = self._request
+        assert request is not None, "call expect() first"
+        name = request.datasource.name
         deadline = self._now() + timeout
-        sleeper = cancel or threading.Event()
-        while True:
+        while not self._done.wait(_WAIT_SLICE):
             if cancel is not None and cancel.is_set():
-                raise SignInCancelled(request.datasource.name)
-            query = pending.take_response()
-            if query is not None:
-                code = self._check(pending, request, query)
-                if code is not None:
-                    return code
-            elif self._now() >= deadline:
-                self.close(Outcome.EXPIRED)
-                if self._handover is not None and self._handover.wrong_state_since(self._started):
-                    raise StateMismatch()
-                raise _timeout(timeout, request.datasource.name)
-            sleeper.wait(_WAIT_SLICE)
+                break
+            if self._now() >= deadline:
+                with self._lock:
+                    self._done.set()  # the thread takes nothing more
+                    decided = self._code is not None or self._error is not None
+                if not decided:
+                    self.close(Outcome.EXPIRED)
+                    handover = self._handover
+                    if handover is not None and handover.wrong_state_since(self._started):
+                        raise StateMismatch()
+                    raise _timeout(timeout, name)
+        with self._lock:
+            if cancel is not None and cancel.is_set():
+                raise SignInCancelled(name)
+            if self._error is not None:
+                raise self._error
+            if self._code is None:
+                raise _timeout(timeout, name)
+            return self._code
 
-    def _check(
-        self, pending: PendingSignIn, request: AuthorizationRequest, query: str
-    ) -> Secret | None:
+    def _take(self) -> None:
+        """The thread: take the delivered response, check it, record the verdict."""
+        pending, request = self._pending, self._request
+        assert pending is not None and request is not None
+        while not self._done.wait(_WAIT_SLICE):
+            with self._lock:
+                if self._done.is_set():
+                    return
+                try:
+                    query = pending.take_response()
+                except OSError:
+                    continue
+                if query is not None and self._check(pending, request, query):
+                    self._done.set()
+                    return
+
+    def _check(self, pending: PendingSignIn, request: AuthorizationRequest, query: str) -> bool:
+        """Run the one validator on ``query``; True when the sign-in is decided."""
         name = request.datasource.name
         try:
-            code = request.check_response(query)
+            self._code = request.check_response(query)
         except IgnoredResponse as exc:
             # Malformed, or (a hash collision) another state: the page says why, the wait goes on.
             pending.finish(Outcome.IGNORED, first_line(exc))
             pending.rearm()
             pending.finished = False
-            return None
+            return False
         except NbOAuthError as exc:
+            self._error = exc
             pending.finish(Outcome.FAILED, first_line(exc))
-            raise
+            return True
         pending.finish(Outcome.SIGNED_IN, f"nb_oauth received the sign-in for {name}")
-        return code
+        return True
 
 
 def _timeout(timeout: float, name: str) -> CallbackTimeout:
