@@ -142,6 +142,9 @@ class Execution:
     messages: queue.Queue[dict[str, Any]] = field(default_factory=queue.Queue)
     seen: list[dict[str, Any]] = field(default_factory=list)
     reply: dict[str, Any] | None = None
+    #: The kernel said "idle" for this request: every output was sent (the reply on the shell
+    #: channel may come before the last outputs on iopub).
+    idle: bool = False
 
     def _next(self, deadline: float) -> dict[str, Any]:
         remaining = deadline - time.monotonic()
@@ -152,6 +155,8 @@ class Execution:
         self.seen.append(message)
         if message.get("msg_type") == "execute_reply":
             self.reply = message
+        elif message.get("msg_type") == "status":
+            self.idle = message.get("content", {}).get("execution_state") == "idle"
         return message
 
     def wait_for_link(self, text: str, timeout: float = 60) -> str:
@@ -167,13 +172,15 @@ class Execution:
             found = pattern.search(_html(message))
             if found:
                 return html.unescape(found.group(1))
-            assert self.reply is None, "the cell ended without a sign-in link:\n" + self.text()
+            assert not (self.reply and self.idle), "the cell ended without a sign-in link:\n" + (
+                self.text()
+            )
 
     def result(self, timeout: float = 120) -> str:
         """Wait for the cell to end; returns everything it printed and showed (as text). Raises
         with the output when it failed."""
         deadline = time.monotonic() + timeout
-        while self.reply is None:
+        while self.reply is None or not self.idle:
             self._next(deadline)
         assert self.reply["content"]["status"] == "ok", self.text()
         return self.text()
@@ -188,7 +195,10 @@ class Execution:
                 parts.append("\n".join(content.get("traceback", [])))
             elif "data" in content:
                 data = content["data"]
-                parts.append(data.get("text/html") or data.get("text/plain") or "")
+                if "text/html" in data:
+                    parts.append(html.unescape(data["text/html"]))
+                else:
+                    parts.append(data.get("text/plain", ""))
         return "\n".join(parts)
 
 
