@@ -207,6 +207,8 @@ class Handover:
         for entry, key, kind in list(self._entries()):
             if kind in ("pending", "claimed"):
                 content = self.read(key, kind)
+                if content is None and not entry.exists():
+                    continue  # claimed or withdrawn meanwhile: not ours to judge
                 if content is None or _number(content.get("expires_at")) <= now:
                     name = str((content or {}).get("datasource", ""))
                     self.finish(key, Outcome.EXPIRED, "", name)
