@@ -350,6 +350,12 @@ class PendingSignIn:
             self.key, "pending", {"datasource": self.datasource, "expires_at": self.expires_at}
         )
 
+    def ignored(self, message: str) -> None:
+        """A response that could not be acted on (malformed): wait again, then tell the page
+        (in that order, so that a retry prompted by the page finds the sign-in waiting)."""
+        self.rearm()
+        self.handover.finish(self.key, Outcome.IGNORED, message, self.datasource)
+
     def finish(self, outcome: Outcome, message: str) -> None:
         """Record the outcome for the server's page; the sign-in takes no more responses."""
         self.finished = True

@@ -196,9 +196,7 @@ class ServerCallback:
             self._code = request.check_response(query)
         except IgnoredResponse as exc:
             # Malformed, or (a hash collision) another state: the page says why, the wait goes on.
-            pending.finish(Outcome.IGNORED, first_line(exc))
-            pending.rearm()
-            pending.finished = False
+            pending.ignored(first_line(exc))
             return False
         except NbOAuthError as exc:
             self._error = exc
