@@ -131,3 +131,26 @@ def test_show_suggests_the_hub_uri_on_jupyterhub(
     assert "redirect URI to register  http://127.0.0.1/callback (any port on 127.0.0.1" in text
     assert f"suggested redirect URI    {HUB} (this kernel runs on JupyterHub" in text
     assert f"%datasource edit crm --redirect-uri {HUB}" in text
+
+
+def test_the_forms_preset_help_names_the_uri_this_environment_needs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # issue 16: the form's registration hint follows the environment (JupyterHub), and a server
+    # callback given in the form.
+    from nb_oauth.jupyter.widgets import DatasourceForm
+    from nb_oauth.session import Session
+
+    for key in ("JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_PUBLIC_HUB_URL", "NB_OAUTH_PUBLIC_URL"):
+        monkeypatch.delenv(key, raising=False)
+    form = DatasourceForm(Session())
+    form._input("provider").value = "github"
+    help_html = form._rows["provider"]._help.value
+    assert "http://127.0.0.1/callback" in help_html
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice/")
+    monkeypatch.setenv("JUPYTERHUB_PUBLIC_HUB_URL", "https://hub.example/hub/")
+    form._input("provider").value = ""
+    form._input("provider").value = "github"
+    help_html = form._rows["provider"]._help.value
+    assert "https://hub.example/hub/user-redirect/nb-oauth/callback" in help_html
+    assert "Redirect URI under More settings" in help_html

@@ -41,7 +41,7 @@ from nb_oauth.handover import (
 )
 from nb_oauth.secret import Secret
 
-__all__ = ["RedirectAdvice", "ServerCallback", "redirect_advice"]
+__all__ = ["RedirectAdvice", "ServerCallback", "redirect_advice", "suggested_server_uri"]
 
 #: How often the waiting kernel looks for the response (and feels an interrupt or a cancel).
 _WAIT_SLICE = 0.1
@@ -244,7 +244,7 @@ def redirect_advice(ds: Datasource, environ: Mapping[str, str] | None = None) ->
     ``JUPYTERHUB_SERVICE_PREFIX`` with ``JUPYTERHUB_PUBLIC_HUB_URL``, ``JUPYTERHUB_PUBLIC_URL``
     or ``JUPYTERHUB_HOST``; otherwise ``NB_OAUTH_PUBLIC_URL``)."""
     env = os.environ if environ is None else environ
-    suggested, reason = _suggested_server_uri(env)
+    suggested, reason = suggested_server_uri(env)
     if ds.uses_server_callback:
         note = "the Jupyter server's callback; register it exactly"
         if suggested is not None and suggested != ds.redirect_uri:
@@ -258,7 +258,9 @@ def redirect_advice(ds: Datasource, environ: Mapping[str, str] | None = None) ->
     return RedirectAdvice(register, note, suggested, f"{reason}: register it and run {fix}")
 
 
-def _suggested_server_uri(env: Mapping[str, str]) -> tuple[str | None, str | None]:
+def suggested_server_uri(env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The server-callback URI this environment suggests, and why; ``(None, None)`` when it
+    suggests none (a local Jupyter: the loopback URI is the one to register)."""
     callback = SERVER_CALLBACK_PATH.lstrip("/")
     if env.get("JUPYTERHUB_SERVICE_PREFIX"):
         why = "this kernel runs on JupyterHub, where the browser cannot reach its loopback address"
