@@ -23,7 +23,8 @@ SPEC_FIELDS = [
     "resource", "headers", "provider", "provider_options", "redirect_uri",
     "device_authorization_url",
     # SPEC section 14 (stronger client authentication)
-    "key_id", "signing_alg", "dpop",
+    "key_id", "signing_alg", "dpop", "par",
+    "par_url",  # the PAR endpoint "configured" when the metadata names none
 ]  # fmt: skip
 
 AUTH_CODE: dict[str, Any] = {

@@ -46,8 +46,9 @@ def test_every_exported_error_derives_from_nb_oauth_error() -> None:
     classes = [
         obj for obj in exported if isinstance(obj, type) and not issubclass(obj, NbOAuthWarning)
     ]
-    # The second wave added DeviceCodeExpired and ConsentNeeded; issue 18 added DPoPError.
-    assert len(classes) == 26
+    # The second wave added DeviceCodeExpired and ConsentNeeded; issue 18 added DPoPError and
+    # PushedAuthorizationError.
+    assert len(classes) == 27
     assert all(issubclass(cls, NbOAuthError) for cls in classes)
     assert issubclass(NbOAuthWarning, UserWarning)
 
