@@ -4,6 +4,8 @@ Not the demo provider on purpose: the benchmark measures the *client*, so the se
 the standard library allows (HTTP/1.1 keep-alive, no framework, no token checks on the API).
 
     POST /token         {"access_token": "bench-<n>", "token_type": "Bearer", "expires_in": ...}
+                        (token_type "DPoP" when the request carries a DPoP proof, RFC 9449;
+                        proofs are not verified: the client's cost is what is measured)
                         After POST /reset tokens live 1 s (so the one a client holds expires);
                         after POST /long they live an hour; after POST /slow the token endpoint
                     and the API take 200 ms to answer (until the next /reset).
@@ -68,7 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(0.2)
             token = {
                 "access_token": f"bench-{n}",
-                "token_type": "Bearer",
+                "token_type": "DPoP" if self.headers.get("DPoP") else "Bearer",
                 "expires_in": 1 if short else 3600,
             }
             self._send(200, json.dumps(token).encode())

@@ -136,6 +136,7 @@ class OAuth2Auth(httpx.Auth):
         )
         self._schemes = ("bearer", datasource.effective_header_prefix.lower(), "dpop")
         self._dpop_key: tuple[Secret, SigningKey] | None = None  # the loaded key, by its PEM
+        self._dpop_ath: tuple[Secret, str] | None = None  # the ath of the current token
         self._headers = tuple(datasource.headers.items())
         install_log_filter([datasource.query_param], [datasource.effective_header_prefix])
         if query:
@@ -197,6 +198,9 @@ class OAuth2Auth(httpx.Auth):
     ) -> Generator[_Step, Any, httpx.Response]:
         """Keep the API's latest DPoP nonce; when a 401 asks for one, replay once with it
         (RFC 9449 §9). Asked again: `DPoPError`. A streamed body is not replayed."""
+        header = response.headers.get("DPoP-Nonce")
+        if header is None and response.status_code != 401:
+            return response  # the steady state: nothing to remember, nothing asked
         from nb_oauth.grants.dpop import api_nonce, fresh_nonce, nonce_loop
 
         server = origin(str(request.url)) or ""
@@ -217,7 +221,7 @@ class OAuth2Auth(httpx.Auth):
         raise AssertionError("unreachable")
 
     def _dpop_proof(self, request: httpx.Request, tokens: TokenSet, token: str) -> str:
-        from nb_oauth.grants.dpop import load_dpop_key, proof
+        from nb_oauth.grants.dpop import ath, load_dpop_key, proof
 
         pem = tokens.dpop_key
         assert pem is not None
@@ -225,9 +229,13 @@ class OAuth2Auth(httpx.Auth):
         if cached is None or cached[0] is not pem:
             # Parsed once per key: steady-state requests cost one signature (security.md#dpop).
             cached = self._dpop_key = (pem, load_dpop_key(pem, datasource=self.datasource.name))
-        server = origin(str(request.url)) or ""
-        return proof(cached[1], request.method, str(request.url),
-                     nonce=self.state.dpop_nonces.get(server), access_token=token)
+        hashed = self._dpop_ath
+        if hashed is None or hashed[0] is not tokens.access_token:
+            hashed = self._dpop_ath = (tokens.access_token, ath(token))
+        nonces = self.state.dpop_nonces
+        nonce = nonces.get(origin(str(request.url)) or "") if nonces else None
+        return proof(cached[1], request.method, str(request.url), nonce=nonce,
+                     token_hash=hashed[1])
 
     def use_tokens(self, tokens: TokenSet | None) -> None:
         """Use `tokens` from the next request on: after a new consent stored them, or `None`

@@ -128,7 +128,8 @@ def jwt_client_auth(
                     "save it with nb_oauth.save(ds, private_key=PEM) or %datasource add ... "
                     "--private-key-file PATH",
                 )
-            key = signing.load_private_key(credential, datasource=datasource)
+            # Checked in full when it was saved (Session.save): read without repeating that.
+            key = signing.load_private_key(credential, datasource=datasource, checked=True)
         else:
             key = signing.hmac_key(Secret(_required("client_secret_jwt", credential)))
         alg = signing_alg or key.default_alg

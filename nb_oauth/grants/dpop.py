@@ -17,6 +17,7 @@ import hashlib
 import json
 import secrets
 import time
+import weakref
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -28,6 +29,7 @@ from nb_oauth.secret import Secret
 
 __all__ = [
     "api_nonce",
+    "ath",
     "DPOP_ALG",
     "fresh_nonce",
     "htu",
@@ -63,7 +65,8 @@ def htu(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
-def _ath(access_token: str) -> str:
+def ath(access_token: str) -> str:
+    """The `ath` claim: base64url of the SHA-256 of the access token (RFC 9449 §4.2)."""
     digest = hashlib.sha256(access_token.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
@@ -75,14 +78,15 @@ def proof(
     *,
     nonce: str | None = None,
     access_token: str | None = None,
+    token_hash: str | None = None,
     now: float | None = None,
 ) -> str:
-    """A DPoP proof for one request (RFC 9449 §4.2). `access_token` adds `ath` (§4.2, §7.1).
+    """A DPoP proof for one request (RFC 9449 §4.2). `access_token` adds `ath` (§4.2, §7.1);
+    `token_hash` is that `ath` already computed (a token is sent many times).
 
     `iat` is the wall clock unless `now` is given: the server compares it with its own clock.
+    One ES256 signature; the protected header (with the public `jwk`) is encoded once per key.
     """
-    from nb_oauth.grants.signing import sign_jwt
-
     claims: dict[str, Any] = {
         "jti": secrets.token_urlsafe(16),
         "htm": method.upper(),
@@ -91,10 +95,24 @@ def proof(
     }
     if nonce is not None:
         claims["nonce"] = nonce
-    if access_token is not None:
-        claims["ath"] = _ath(access_token)
-    header = {"typ": "dpop+jwt", "jwk": key.public_jwk()}
-    return sign_jwt(key, DPOP_ALG, claims, header)
+    if token_hash is not None:
+        claims["ath"] = token_hash
+    elif access_token is not None:
+        claims["ath"] = ath(access_token)
+    return key.sign_es256(_header_segment(key), claims)
+
+
+_HEADERS: weakref.WeakKeyDictionary[SigningKey, str] = weakref.WeakKeyDictionary()
+
+
+def _header_segment(key: SigningKey) -> str:
+    segment = _HEADERS.get(key)
+    if segment is None:
+        from nb_oauth.grants.signing import encode_header
+
+        header = {"typ": "dpop+jwt", "alg": DPOP_ALG, "jwk": key.public_jwk()}
+        segment = _HEADERS[key] = encode_header(header)
+    return segment
 
 
 def _nonce_header(value: str | None) -> str | None:
