@@ -114,6 +114,8 @@ def test_demo_headless_runs_the_whole_story_and_exits_0() -> None:
     assert "(1 refresh, rotation on)" in result.stdout
     assert "(signed in via a device code)" in result.stdout  # SPEC section 11
     assert "tokens revoked at the provider" in result.stdout
+    # Issue 18: a key pair (private_key_jwt) and a DPoP-bound token.
+    assert "(private_key_jwt), and its DPoP token is bound" in result.stdout
     assert result.stderr == ""
 
 

@@ -94,6 +94,7 @@ def run_story(*, headless: bool, timeout: float, say: Callable[[str], None] = pr
             after = f"the next call says: {exc}"
         say(f"[6/7] {outcome}; {after}")
         _device_story(session, provider, headless=headless, timeout=timeout, say=say)
+        _key_pair_story(session, provider, say=say)
     say("Demo finished: the provider is stopped and nothing was written to disk or keyring.")
 
 
@@ -118,6 +119,30 @@ def _device_story(
     )
     with session.client("demo-device") as api:
         say(f"      /api/me -> {api.get('/api/me').json()['name']}")
+
+
+def _key_pair_story(
+    session: Session, provider: DemoProvider, *, say: Callable[[str], None]
+) -> None:
+    """A client with a key pair instead of a secret (private_key_jwt, RFC 7523) whose tokens are
+    bound to a second key (DPoP, RFC 9449): what enterprise servers ask for."""
+    from nb_oauth.grants.signing import generate_key, private_pem
+
+    key = generate_key()  # a security team would hand this over; its public half is registered
+    provider.register_public_key("demo-key-client", key.public_jwk())
+    session.save(
+        Datasource(name="demo-key", grant="client_credentials", token_url=provider.token_url,
+                   client_id="demo-key-client", client_auth="private_key_jwt", dpop=True,
+                   base_url=provider.api_url),
+        private_key=private_pem(key),
+    )
+    with session.client("demo-key") as api:
+        name = api.get("/api/me").json()["name"]
+    tokens = session.store.load_tokens("demo-key")
+    kind = tokens.token_type if tokens else "?"
+    say(f"Also, a key pair instead of a secret: 'demo-key' signs its token requests with key "
+        f"{key.thumbprint[:12]}... (private_key_jwt), and its {kind} token is bound to a second "
+        f"key proven on every call (DPoP): /api/me -> {name}")
 
 
 def _headless_tab(url: str) -> bool:
