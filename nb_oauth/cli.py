@@ -224,7 +224,7 @@ def _print_provider(provider: DemoProvider) -> None:
     for client in provider.clients.values():
         lines.append(
             f"    {client.client_id:<12} {client.client_secret or '-':<19} "
-            f"{auth_names[client.auth_method]:<12} "
+            f"{auth_names.get(client.auth_method, client.auth_method):<12} "
             f"{'json' if client.accepts_json_body else 'form':<5} {', '.join(client.grant_types)}"
         )
     lines += [
