@@ -61,6 +61,7 @@ def complete(datasource: Datasource, *, signing_alg: str | None = None) -> Datas
         datasource = datasource.replace(issuer=issuer, resource=datasource.resource or resource)
     metadata = _issuer_metadata(datasource)
     check_signing_alg(datasource, metadata, signing_alg)
+    _check_dpop_alg(datasource, metadata)
     registered: dict[str, str] = {}
     if not datasource.client_id:
         registered = {
@@ -91,6 +92,19 @@ def check_signing_alg(
         f"its metadata accepts {', '.join(allowed[:8])}: set signing_alg (and use a key of "
         "that type)",
     )
+
+
+def _check_dpop_alg(datasource: Datasource, metadata: ServerMetadata) -> None:
+    """nb_oauth's DPoP keys sign ES256: refuse `dpop=True` when the metadata lists the DPoP
+    algorithms (RFC 9449 §5.1) and ES256 is not among them."""
+    allowed = metadata.dpop_signing_alg_values_supported
+    if datasource.dpop and allowed and "ES256" not in allowed:
+        raise ConfigError(
+            "dpop",
+            f"{metadata.issuer} accepts DPoP proofs signed {', '.join(allowed[:6])}, but "
+            f"nb_oauth signs them ES256 ({datasource.name})",
+            "set dpop=False for this server",
+        )
 
 
 def _device_endpoint(datasource: Datasource, metadata: ServerMetadata) -> str | None:

@@ -320,3 +320,44 @@ def test_concurrent_callers_cause_one_dpop_token_request(
     # One grant: the first proof is asked for a nonce, the retry succeeds.
     assert provider.counters["token:client_credentials"] == 2
     assert provider.counters["dpop:token_proofs"] == 1
+
+
+@pytest.mark.anyio
+async def test_the_async_client_sends_proofs_and_handles_nonces(
+    make_provider: Any, clock: FakeClock
+) -> None:
+    provider = make_provider(token_lifetime=LIFETIME, dpop_nonce=True, api_dpop_nonce=True)
+    session = Session(now=clock)
+    service(provider, session)
+    async with session.async_client("svc") as api:
+        for _ in range(3):
+            assert (await api.get("/api/me")).status_code == 200
+        clock.advance(LIFETIME)
+        assert (await api.get("/api/me")).status_code == 200
+    counters = provider.counters
+    assert counters["dpop:use_dpop_nonce"] == 1 and counters["api_dpop:use_dpop_nonce"] == 1
+    assert counters["api_dpop_proofs"] == 4 and counters["dpop:token_proofs"] == 2
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def test_dpop_is_refused_when_the_metadata_lists_no_es256(make_provider: Any) -> None:
+    from nb_oauth.discovery import _check_dpop_alg
+    from nb_oauth.grants.metadata import ServerMetadata
+
+    ds = nb_oauth.Datasource(name="svc", grant="client_credentials", client_id="c",
+                             token_url="https://as.example/token", dpop=True)
+    metadata = ServerMetadata(issuer="https://as.example", token_endpoint="https://as.example/t",
+                              dpop_signing_alg_values_supported=("RS256",))
+    with pytest.raises(nb_oauth.ConfigError, match=r"signs them ES256 \(svc\); set dpop=False"):
+        _check_dpop_alg(ds, metadata)
+    # The demo lists ES256: saving from its issuer alone works.
+    provider = make_provider()
+    session = Session()
+    session.save(nb_oauth.Datasource(name="svc", grant="client_credentials", client_id="demo-basic",
+                                     issuer=provider.issuer, dpop=True),
+                 client_secret="demo-basic-secret")
+    assert session.datasource("svc").token_url == provider.token_url
