@@ -361,3 +361,26 @@ def test_dpop_is_refused_when_the_metadata_lists_no_es256(make_provider: Any) ->
                                      issuer=provider.issuer, dpop=True),
                  client_secret="demo-basic-secret")
     assert session.datasource("svc").token_url == provider.token_url
+
+
+def test_no_token_proof_or_key_reaches_the_logs(
+    make_provider: Any, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # SEC-43: httpx and httpcore at DEBUG while DPoP tokens and proofs are in use.
+    provider = make_provider(api_dpop_nonce=True)
+    session = Session(now=clock)
+    service(provider, session)
+    seen: list[httpx.Request] = []
+    with caplog.at_level("DEBUG"), session.client(
+        "svc", event_hooks={"request": [seen.append]}
+    ) as api:
+        assert api.get("/api/me").status_code == 200
+    tokens = session.store.load_tokens("svc")
+    assert tokens is not None and tokens.dpop_key is not None
+    # The client's loggers (the demo provider's own Authlib server logs what it issues).
+    ours = [r for r in caplog.records if r.name.split(".")[0] in ("httpx", "httpcore", "nb_oauth")]
+    logged = "".join(r.getMessage() + str(r.args) for r in ours)
+    assert ours  # httpx did log the requests
+    assert tokens.access_token.reveal() not in logged
+    assert tokens.dpop_key.reveal().splitlines()[1] not in logged
+    assert seen[-1].headers["DPoP"] not in logged
