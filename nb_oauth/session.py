@@ -79,6 +79,8 @@ class Session:
         )
         if private_key is not None or datasource.client_auth == "private_key_jwt":
             secret, signing_alg = self._credential(datasource, secret, private_key)
+        elif secret is None and datasource.client_auth not in ("none",):
+            self._refuse_saved_key(datasource)
         if needs_discovery(datasource):
             # Endpoints (and a registered client id) from metadata, checked, before anything is
             # saved: a failure leaves nothing half-configured.
@@ -143,6 +145,21 @@ class Session:
         alg = datasource.signing_alg or key.default_alg
         key.check_alg(alg, datasource=name)
         return pem, alg
+
+    def _refuse_saved_key(self, datasource: Datasource) -> None:
+        """A datasource that leaves private_key_jwt keeps its saved private key as "the
+        secret" until a secret is given: refuse, rather than ever send a key as a secret."""
+        saved = self.store.load_datasource(datasource.name) and self.store.load_secret(
+            datasource.name
+        )
+        if saved and "-----BEGIN" in saved.reveal():
+            raise ConfigError(
+                "client_secret",
+                f"is needed for client_auth={datasource.client_auth!r}, but what is saved for "
+                f"{datasource.name} is a private key",
+                "give the client secret too (client_secret=..., %datasource edit NAME "
+                "--new-client-secret), or keep client_auth='private_key_jwt'",
+            )
 
     def _has_secret(self, name: str) -> bool:
         return self.store.load_datasource(name) is not None and (

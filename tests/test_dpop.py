@@ -384,3 +384,21 @@ def test_no_token_proof_or_key_reaches_the_logs(
     assert tokens.access_token.reveal() not in logged
     assert tokens.dpop_key.reveal().splitlines()[1] not in logged
     assert seen[-1].headers["DPoP"] not in logged
+
+
+def test_the_device_grant_gets_dpop_bound_tokens(make_provider: Any, clock: FakeClock) -> None:
+    from tests.test_device_grant import FakeSleep, approve_on
+
+    provider = make_provider(device_interval=5, token_lifetime=LIFETIME, dpop_nonce=True)
+    session = Session(now=clock)
+    session.save(user(provider, grant="device_code", authorization_url=None,
+                      device_authorization_url=provider.device_authorization_url))
+    connect(session, "crm", view=QuietView(), open_url=lambda url: False,
+            sleep=FakeSleep(clock, approve_on(provider, 1)))
+    tokens = session.store.load_tokens("crm")
+    assert tokens is not None and tokens.token_type == "DPoP"
+    with session.client("crm") as api:
+        clock.advance(LIFETIME)
+        assert api.get("/api/me").status_code == 200  # a bound refresh, then a DPoP call
+    assert thumbprint(session.store.load_tokens("crm")) == thumbprint(tokens)
+    assert provider.counters.get("dpop_refresh_refused", 0) == 0

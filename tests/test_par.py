@@ -177,3 +177,34 @@ def test_par_field_values() -> None:
                                            .to_config()).par is True
     with pytest.raises(ConfigError, match="par: 'sometimes' is not supported"):
         nb_oauth.Datasource(**base, par="sometimes")
+
+
+def test_par_works_with_the_server_callback(
+    make_provider: Any, clock: FakeClock, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SPEC section 14: PAR with the Jupyter server extension's callback; the server's part is
+    # played by Handover.deliver, as in tests/test_handover.py.
+    import threading
+
+    from nb_oauth.handover import FOLDER_NAME, Delivery, Handover
+
+    runtime = tmp_path / "runtime"
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
+    redirect = "http://127.0.0.1:8888/user/alice/nb-oauth/callback"
+    provider = make_provider(redirect_uris=(redirect,), require_par=True)
+    session = setup(provider, clock, "demo-public", redirect_uri=redirect)
+    robot = BrowserRobot(deliver=False)
+    served: list[Delivery] = []
+
+    def server() -> None:
+        query = urlsplit(robot.wait_for_redirect(30)).query
+        served.append(Handover(runtime / FOLDER_NAME).deliver(query)[0])
+
+    thread = threading.Thread(target=server, daemon=True)
+    thread.start()
+    result = connect(session, "crm", view=QuietView(), open_url=robot, timeout=30)
+    thread.join(10)
+    assert served == [Delivery.DELIVERED] and result.has_refresh_token
+    assert result.via == "the Jupyter server's callback"
+    assert set(parse_qs(urlsplit(robot.opened[0]).query)) == {"client_id", "request_uri"}
+    assert provider.counters["par_requests"] == 1

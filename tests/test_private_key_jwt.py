@@ -461,3 +461,35 @@ def test_metadata_reads_the_par_dpop_and_assertion_members() -> None:
     with pytest.raises(ConfigError, match="pushed_authorization_request_endpoint"):
         read_metadata("https://as.example", json.dumps(document).encode(),
                       url="https://as.example/.well-known", authorization_code=False)
+
+
+def test_leaving_private_key_jwt_needs_the_client_secret(make_provider: Any) -> None:
+    provider = make_provider()
+    session = Session()
+    session.save(user_ds(provider), private_key=EC_PEM)
+    with pytest.raises(ConfigError) as info:
+        session.save(user_ds(provider, client_auth="basic"))
+    assert info.value.field == "client_secret" and "is a private key" in str(info.value)
+    assert session.datasource("crm").client_auth == "private_key_jwt"  # nothing changed
+    session.save(user_ds(provider, client_auth="basic"), client_secret="s3cret")
+    assert session.store.load_secret("crm") == Secret("s3cret")
+
+
+def test_add_with_private_key_jwt_and_no_key_file_is_one_line(
+    ip: Any, make_provider: Any, clock: FakeClock
+) -> None:
+    from IPython.core.error import UsageError
+
+    provider = make_provider()
+    session = Session(now=clock)
+    load(ip, session=session)
+    try:
+        line = (f"add crm --grant client_credentials --token-url {provider.token_url} "
+                "--client-id key-client --client-auth private_key_jwt")
+        with pytest.raises(UsageError) as info:
+            ip.run_line_magic("datasource", line)
+        assert "private_key: is required for private_key_jwt (crm)" in str(info.value)
+        assert "--private-key-file PATH" in str(info.value)
+        assert session.names() == []
+    finally:
+        unload(ip)
