@@ -35,8 +35,9 @@ from nb_oauth.consent.flow import connect as _connect
 from nb_oauth.consent.flow import disconnect as _disconnect
 from nb_oauth.datasource import Datasource
 from nb_oauth.oauth2_auth import OAuth2Auth
+from nb_oauth.retries import RetryPolicy
 from nb_oauth.secret import Secret
-from nb_oauth.session import Session
+from nb_oauth.session import DEFAULT_RETRY, Session
 from nb_oauth.store import MemoryStore
 
 __all__ = [
@@ -93,19 +94,32 @@ def remove(name: str, *, session: Session | None = None) -> None:
     (session or default_session()).remove(name)
 
 
-def client(name: str, *, session: Session | None = None, **httpx_kwargs: Any) -> httpx.Client:
-    """An `httpx.Client` for the saved datasource `name`: `base_url`, auth and timeouts set.
+def client(
+    name: str,
+    *,
+    retry: RetryPolicy | None = DEFAULT_RETRY,
+    session: Session | None = None,
+    **httpx_kwargs: Any,
+) -> httpx.Client:
+    """An `httpx.Client` for the saved datasource `name`: `base_url`, auth, timeouts and retries
+    set.
 
-    Other keyword arguments go to `httpx.Client`. Raises `ConfigError` for an unknown name.
+    `retry` bounds the waits on rate limits and connection failures (`nb_oauth.RetryPolicy`;
+    `None` turns retries off). Other keyword arguments go to `httpx.Client`. Raises
+    `ConfigError` for an unknown name, `RateLimited` when the API asks for a longer wait.
     """
-    return (session or default_session()).client(name, **httpx_kwargs)
+    return (session or default_session()).client(name, retry=retry, **httpx_kwargs)
 
 
 def async_client(
-    name: str, *, session: Session | None = None, **httpx_kwargs: Any
+    name: str,
+    *,
+    retry: RetryPolicy | None = DEFAULT_RETRY,
+    session: Session | None = None,
+    **httpx_kwargs: Any,
 ) -> httpx.AsyncClient:
     """An `httpx.AsyncClient` for the saved datasource `name`; see `client`."""
-    return (session or default_session()).async_client(name, **httpx_kwargs)
+    return (session or default_session()).async_client(name, retry=retry, **httpx_kwargs)
 
 
 def auth(name: str, *, session: Session | None = None) -> OAuth2Auth:
