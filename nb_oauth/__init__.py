@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 # Public name -> defining module. Imported on first use (PEP 562), so that `import nb_oauth` and
 # `%load_ext nb_oauth` stay fast: httpx and the rest load when a name is first needed.
 _EXPORTS = {
+    "afetch_all": "nb_oauth.process_session",
     "async_client": "nb_oauth.process_session",
     "async_redirect_guard": "nb_oauth.redirects",
     "auth": "nb_oauth.process_session",
@@ -36,7 +37,9 @@ _EXPORTS = {
     "Datasource": "nb_oauth.datasource",
     "default_session": "nb_oauth.process_session",
     "disconnect": "nb_oauth.process_session",
+    "fetch_all": "nb_oauth.process_session",
     "DisconnectResult": "nb_oauth.consent.flow",
+    "IncompleteWarning": "nb_oauth.errors",
     "InsufficientScope": "nb_oauth.errors",
     "KeyringStore": "nb_oauth.store.keyring_store",
     "MemoryStore": "nb_oauth.store",
@@ -45,12 +48,15 @@ _EXPORTS = {
     "NoRefreshToken": "nb_oauth.consent.flow",
     "NoSecureStorage": "nb_oauth.errors",
     "OAuth2Auth": "nb_oauth.oauth2_auth",
+    "PagingError": "nb_oauth.errors",
     "PortInUse": "nb_oauth.errors",
     "providers": "nb_oauth.presets",
     "ProviderError": "nb_oauth.errors",
+    "RateLimited": "nb_oauth.errors",
     "ReauthRequired": "nb_oauth.errors",
     "redirect_guard": "nb_oauth.redirects",
     "remove": "nb_oauth.process_session",
+    "RetryPolicy": "nb_oauth.retries",
     "save": "nb_oauth.process_session",
     "ScopeError": "nb_oauth.errors",
     "Secret": "nb_oauth.secret",
@@ -111,6 +117,9 @@ if _typing.TYPE_CHECKING:
         ConfigFileError as ConfigFileError,
     )
     from nb_oauth.errors import (
+        IncompleteWarning as IncompleteWarning,
+    )
+    from nb_oauth.errors import (
         InsufficientScope as InsufficientScope,
     )
     from nb_oauth.errors import (
@@ -123,10 +132,16 @@ if _typing.TYPE_CHECKING:
         NoSecureStorage as NoSecureStorage,
     )
     from nb_oauth.errors import (
+        PagingError as PagingError,
+    )
+    from nb_oauth.errors import (
         PortInUse as PortInUse,
     )
     from nb_oauth.errors import (
         ProviderError as ProviderError,
+    )
+    from nb_oauth.errors import (
+        RateLimited as RateLimited,
     )
     from nb_oauth.errors import (
         ReauthRequired as ReauthRequired,
@@ -177,6 +192,9 @@ if _typing.TYPE_CHECKING:
         providers as providers,
     )
     from nb_oauth.process_session import (
+        afetch_all as afetch_all,
+    )
+    from nb_oauth.process_session import (
         async_client as async_client,
     )
     from nb_oauth.process_session import (
@@ -195,6 +213,9 @@ if _typing.TYPE_CHECKING:
         disconnect as disconnect,
     )
     from nb_oauth.process_session import (
+        fetch_all as fetch_all,
+    )
+    from nb_oauth.process_session import (
         remove as remove,
     )
     from nb_oauth.process_session import (
@@ -205,6 +226,9 @@ if _typing.TYPE_CHECKING:
     )
     from nb_oauth.redirects import (
         redirect_guard as redirect_guard,
+    )
+    from nb_oauth.retries import (
+        RetryPolicy as RetryPolicy,
     )
     from nb_oauth.secret import (
         Secret as Secret,

@@ -436,20 +436,23 @@ class RateLimited(ProviderError, httpx.HTTPError):
     that nb_oauth will not make: longer than the longest single wait, past the retry budget, or
     after the last retry. Stored tokens are kept.
 
-    `retry_at` is when the API said to come back (seconds since the epoch), or `None` when it did
-    not say; `retries` is how many retries were made, `waited` the seconds waited in total.
+    `reason` is what the answer said ("rate limited", "service unavailable", "rate limit used
+    up"); `retry_at` is when the API said to come back (seconds since the epoch), or `None` when
+    it did not say; `retries` is how many retries were made, `waited` the seconds waited in total.
     """
 
     def __init__(
         self,
-        reason: str,
+        problem: str,
         *,
         status_code: int,
+        reason: str = "rate limited",
         retry_at: float | None = None,
         retries: int = 0,
         waited: float = 0.0,
         datasource: str | None = None,
     ) -> None:
+        self.problem = problem
         self.reason = reason
         self.status_code = status_code
         self.retry_at = retry_at
@@ -460,7 +463,7 @@ class RateLimited(ProviderError, httpx.HTTPError):
         when = "try again later"
         if retry_at is not None:
             when = "try again after " + _utc_time(retry_at)
-        super().__init__(f"{who} is rate limiting (HTTP {status_code}): {reason}; {when}")
+        super().__init__(f"{who} answered HTTP {status_code} ({reason}): {problem}; {when}")
 
 
 class PagingError(ProviderError, httpx.HTTPError):

@@ -275,8 +275,9 @@ class _Call:
     def rate_limited(self, state: tenacity.RetryCallState, status: int) -> RateLimited:
         ask = self.ask
         return RateLimited(
-            f"{ask.reason if ask else 'refused'}: {self.why_stop}",
+            self.why_stop,
             status_code=status,
+            reason=ask.reason if ask else "refused",
             retry_at=ask.until if ask else None,
             retries=state.attempt_number - 1,
             waited=state.idle_for,
