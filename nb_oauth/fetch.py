@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -153,13 +153,15 @@ def fetch_pages(
     url: str,
     *,
     params: Mapping[str, Any] | None = None,
+    headers: Sequence[tuple[str, str]] | None = None,
     rules: PageRules | None = None,
     max_pages: int | None = None,
     df: bool = False,
     progress: bool = True,
     name: str | None = None,
 ) -> Any:
-    """Every item of the collection at ``url`` through ``client`` (see the module docstring).
+    """Every item of the collection at ``url`` through ``client`` (see the module docstring);
+    ``headers`` go with every page's request.
 
     Raises `PagingError` (what was fetched in ``.items``), `ImportError` for ``df=True`` without
     pandas (before any request), and the first call's own error when it fails. Never logs a
@@ -173,7 +175,7 @@ def fetch_pages(
     try:
         with on_wait(pull.bar.waiting):
             while following is not None:
-                following = pull.read(client.get(following))
+                following = pull.read(client.get(following, headers=headers))
     except KeyboardInterrupt:
         return pull.interrupted()
     except (PageProblem, httpx.HTTPError) as exc:
@@ -191,6 +193,7 @@ async def afetch_pages(
     url: str,
     *,
     params: Mapping[str, Any] | None = None,
+    headers: Sequence[tuple[str, str]] | None = None,
     rules: PageRules | None = None,
     max_pages: int | None = None,
     df: bool = False,
@@ -207,7 +210,7 @@ async def afetch_pages(
     try:
         with on_wait(pull.bar.waiting):
             while following is not None:
-                following = pull.read(await client.get(following))
+                following = pull.read(await client.get(following, headers=headers))
     except KeyboardInterrupt:
         return pull.interrupted()
     except (PageProblem, httpx.HTTPError) as exc:
