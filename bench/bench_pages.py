@@ -1,0 +1,204 @@
+"""Benchmark whole-collection pulls, DataFrames and the retry layer (issue 17), as ratios measured
+side by side in one run against ``pages_server.py`` in its own process on 127.0.0.1:
+
+* pages: ``nb_oauth.fetch_all`` (auth, retries, page rules, progress off) over 200 pages of 100
+  items, against a hand-written httpx loop over the same pages with the same client settings
+  (timeouts, a static ``Authorization`` header); median of interleaved rounds. Goal ≤ 1.05;
+* DataFrame: ``fetch.to_dataframe`` on 100,000 items against ``pandas.json_normalize`` on the same
+  list. Goal ≤ 1.10;
+* memory: tracemalloc's peak while ``fetch_all`` pulls 100,000 items (200 pages of 500), against
+  the final list's own size (every object in it counted once). Goal ≤ 1.5;
+* retries: per-request time of a client with the retrying transport against the same client
+  without it, on requests that are answered at once (blocks of requests, interleaved). Goal ≤
+  1.02; and the layer's own cost per request against an in-memory transport, in microseconds.
+
+    .venv/bin/python bench/bench_pages.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+import nb_oauth
+from nb_oauth.datasource import Datasource
+from nb_oauth.fetch import to_dataframe
+from nb_oauth.retries import RetryTransport
+from nb_oauth.session import Session
+from nb_oauth.store import MemoryStore
+from nb_oauth.token_http import DEFAULT_TIMEOUT
+
+
+class Server:
+    def __enter__(self) -> Server:
+        script = Path(__file__).with_name("pages_server.py")
+        self.process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                                        text=True)  # fmt: skip
+        assert self.process.stdout is not None
+        self.base = f"http://127.0.0.1:{self.process.stdout.readline().strip()}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def session_for(base: str) -> Session:
+    session = Session(MemoryStore())
+    session.save(
+        Datasource(name="bench", grant="client_credentials", token_url=f"{base}/token",
+                   client_id="bench", base_url=base),
+        client_secret="bench-secret",
+    )  # fmt: skip
+    with session.client("bench") as api:
+        api.get("/one").raise_for_status()  # the token is held from here on
+    return session
+
+
+def hand_loop(base: str, path: str) -> list[Any]:
+    with httpx.Client(base_url=base, timeout=DEFAULT_TIMEOUT,
+                      headers={"Authorization": "Bearer bench"}) as client:  # fmt: skip
+        items: list[Any] = []
+        url: str | None = path
+        while url:
+            page = client.get(url).json()
+            items.extend(page["items"])
+            url = page["next"]
+        return items
+
+
+def timed(function: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def bench_pages(base: str, session: Session, rounds: int) -> float:
+    nb: list[float] = []
+    hand: list[float] = []
+    expected = hand_loop(base, "/pages?page=1")
+    got = nb_oauth.fetch_all("bench", "/pages", params={"page": 1}, session=session,
+                             progress=False)  # fmt: skip
+    assert got == expected and len(got) == 20_000
+    for _ in range(rounds):
+        hand.append(timed(lambda: hand_loop(base, "/pages?page=1")))
+        nb.append(timed(lambda: nb_oauth.fetch_all(
+            "bench", "/pages", params={"page": 1}, session=session, progress=False)))
+    ratio = statistics.median(nb) / statistics.median(hand)
+    print(f"pages: 200 x 100 items: fetch_all {statistics.median(nb) * 1e3:.1f} ms, hand loop "
+          f"{statistics.median(hand) * 1e3:.1f} ms, ratio {ratio:.3f} (goal <= 1.05)")
+    return ratio
+
+
+def bench_dataframe(base: str, rounds: int) -> float:
+    import pandas
+
+    items = hand_loop(base, "/big?page=1")
+    assert len(items) == 100_000
+    ours: list[float] = []
+    theirs: list[float] = []
+    for _ in range(rounds):
+        theirs.append(timed(lambda: pandas.json_normalize(items)))
+        ours.append(timed(lambda: to_dataframe(items)))
+    ratio = statistics.median(ours) / statistics.median(theirs)
+    print(f"DataFrame of 100,000 items: to_dataframe {statistics.median(ours) * 1e3:.0f} ms, "
+          f"pandas.json_normalize {statistics.median(theirs) * 1e3:.0f} ms, ratio {ratio:.3f} "
+          "(goal <= 1.10)")
+    return ratio
+
+
+def deep_size(value: Any, seen: set[int] | None = None) -> int:
+    """Bytes of ``value`` and everything it holds, each object counted once."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return 0
+    seen.add(id(value))
+    size = sys.getsizeof(value)
+    if isinstance(value, dict):
+        size += sum(deep_size(k, seen) + deep_size(v, seen) for k, v in value.items())
+    elif isinstance(value, list):
+        size += sum(deep_size(v, seen) for v in value)
+    return size
+
+
+def bench_memory(session: Session) -> float:
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    before = tracemalloc.get_traced_memory()[0]
+    items = nb_oauth.fetch_all("bench", "/big", params={"page": 1}, session=session,
+                               progress=False)  # fmt: skip
+    peak = tracemalloc.get_traced_memory()[1] - before
+    tracemalloc.stop()
+    size = deep_size(items)
+    ratio = peak / size
+    print(f"memory while paging 100,000 items: peak {peak / 2**20:.1f} MiB, final list "
+          f"{size / 2**20:.1f} MiB, ratio {ratio:.2f} (goal <= 1.5)")
+    return ratio
+
+
+def bench_retry_layer(base: str, session: Session, rounds: int) -> float:
+    with_retry = session.client("bench")
+    without = session.client("bench", retry=None)
+    block = 200
+    ours: list[float] = []
+    theirs: list[float] = []
+
+    def run(client: httpx.Client) -> float:
+        start = time.perf_counter()
+        for _ in range(block):
+            client.get("/one")
+        return (time.perf_counter() - start) / block
+
+    run(with_retry), run(without)  # warm both connections
+    for index in range(rounds * 4):
+        if index % 2:  # alternate which goes first, so neither always follows the other
+            theirs.append(run(without))
+            ours.append(run(with_retry))
+        else:
+            ours.append(run(with_retry))
+            theirs.append(run(without))
+    with_retry.close(), without.close()
+    ratio = statistics.median(ours) / statistics.median(theirs)
+    print(f"retry layer, requests answered at once: {statistics.median(ours) * 1e6:.0f} us with, "
+          f"{statistics.median(theirs) * 1e6:.0f} us without, ratio {ratio:.3f} (goal <= 1.02)")
+
+    answer = httpx.Response(200, content=b"{}")
+    inner = httpx.MockTransport(lambda request: answer)
+    layered = RetryTransport(inner)
+    request = httpx.Request("GET", "http://127.0.0.1/one")
+    n = 100_000
+    bare = timed(lambda: [inner.handle_request(request) for _ in range(n)]) / n
+    wrapped = timed(lambda: [layered.handle_request(request) for _ in range(n)]) / n
+    print(f"retry layer's own cost: {(wrapped - bare) * 1e6:.2f} us a request "
+          f"({(wrapped - bare) / statistics.median(theirs) * 100:.2f} % of a loopback request)")
+    return ratio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--only", choices=["pages", "dataframe", "memory", "retry"])
+    args = parser.parse_args()
+    with Server() as server:
+        session = session_for(server.base)
+        if args.only in (None, "pages"):
+            bench_pages(server.base, session, args.rounds)
+        if args.only in (None, "dataframe"):
+            bench_dataframe(server.base, args.rounds)
+        if args.only in (None, "memory"):
+            bench_memory(session)
+        if args.only in (None, "retry"):
+            bench_retry_layer(server.base, session, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
