@@ -27,6 +27,7 @@ A next URL on another origin than the first page is refused: the token never fol
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,7 @@ __all__ = [
     "PageRules",
     "Walk",
     "items_of",
+    "json_body",
     "next_link",
 ]
 
@@ -273,8 +275,6 @@ class Walk:
 def json_body(content: bytes, content_type: str, status_code: int, page: int) -> Any:
     """The JSON of page ``page``. Raises `PageProblem` for an error status or a body that is not
     JSON (with a short redacted excerpt)."""
-    import json
-
     if status_code >= 400:
         raise PageProblem(
             f"page {page} answered HTTP {status_code}: "

@@ -93,6 +93,29 @@ def test_a_pull_that_stops_early_says_why_and_keeps_the_pages(
     assert "stopped after 3 pages, 75 items kept" in line and "Traceback" not in line
 
 
+def test_every_call_waits_out_a_rate_limit_not_only_all(
+    ip: Any, magics: NbOAuthMagics, provider: DemoProvider, clock: FakeClock
+) -> None:
+    provider.rate_limit = (1, 10)
+    start = clock()
+    assert ip.run_cell_magic("api", "cc", "GET /api/me")["client_id"] == "demo-basic"
+    assert ip.run_cell_magic("api", "cc", "GET /api/me")["client_id"] == "demo-basic"
+    assert clock() - start == 10  # the second call waited for Retry-After on the fake clock
+    assert provider.counters["api_429"] == 1
+
+
+def test_a_rate_limit_too_long_to_wait_is_one_line_saying_when(
+    ip: Any, magics: NbOAuthMagics, provider: DemoProvider
+) -> None:
+    provider.rate_limit = (1, 3600)
+    ip.run_cell_magic("api", "cc", "GET /api/me")
+    with pytest.raises(UsageError) as caught:
+        ip.run_cell_magic("api", "cc", "GET /api/me")
+    message = str(caught.value)
+    assert message.startswith("cc: the API answered HTTP 429 (rate limited): it asks to wait")
+    assert "try again after" in message and "\n" not in message
+
+
 def test_a_missing_items_path_is_one_line_naming_the_keys(
     ip: Any, magics: NbOAuthMagics
 ) -> None:
