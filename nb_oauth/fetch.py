@@ -83,7 +83,7 @@ class _Pull:
         self.started = time.monotonic()
         self.bar: Progress = progress_bar(f"{name or 'pages'}", progress)
 
-    def read(self, response: httpx.Response) -> httpx.URL | None:
+    def read(self, response: httpx.Response) -> str | None:
         page = self.walk.pages + 1
         body = json_body(
             response.content,
@@ -171,7 +171,7 @@ def fetch_pages(
         client, url, params=params, rules=rules or PageRules(), max_pages=max_pages, df=df,
         progress=progress, name=name,
     )  # fmt: skip
-    following: httpx.URL | None = pull.walk.first
+    following: httpx.URL | str | None = pull.walk.first
     try:
         with on_wait(pull.bar.waiting):
             while following is not None:
@@ -206,7 +206,7 @@ async def afetch_pages(
         client, url, params=params, rules=rules or PageRules(), max_pages=max_pages, df=df,
         progress=progress, name=name,
     )  # fmt: skip
-    following: httpx.URL | None = pull.walk.first
+    following: httpx.URL | str | None = pull.walk.first
     try:
         with on_wait(pull.bar.waiting):
             while following is not None:

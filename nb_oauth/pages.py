@@ -31,6 +31,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -212,16 +213,42 @@ def next_link(
     return None
 
 
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    return url.scheme, url.host, url.port
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: httpx.URL) -> str:
+    port = url.port or _DEFAULT_PORTS.get(url.scheme)
+    return f"{url.scheme}://{url.host}:{port}"
+
+
+def _resolve(base: httpx.URL, base_origin: str, reference: str) -> tuple[str, str]:
+    """``reference`` against the page ``base`` (RFC 3986 §5) → (the URL to get, its origin).
+
+    The two common shapes are resolved as text, so the URL is parsed once, by the client, as in
+    a hand-written loop: an absolute path keeps the page's origin, and an absolute URL with an
+    ASCII host is split by `urllib.parse`; anything else goes through `httpx.URL.join`.
+    """
+    if reference.startswith("/") and not reference.startswith("//"):
+        root = f"{base.scheme}://{base.netloc.decode('ascii')}"
+        return root + reference, base_origin
+    if reference.startswith(("http://", "https://")) and reference.isascii():
+        parts = urlsplit(reference)
+        try:
+            port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+        except ValueError:  # a port that is not a number
+            port = None
+        host = (parts.hostname or "").lower()
+        return reference, f"{parts.scheme.lower()}://{host}:{port}"
+    joined = base.join(reference)
+    return str(joined), _origin(joined)
 
 
 class Walk:
     """One pull: the items so far, the pages read, and the next URL to get.
 
     ``first`` is the absolute URL of the first page (its query holds the caller's params).
-    `read(page_number, response_url, links, body)` takes one parsed page and returns the next
-    absolute URL, or ``None`` at the end. Raises `PageProblem` for a loop, another origin, or a
+    `read(response_url, links, body)` takes one parsed page and returns the next page's absolute
+    URL (text), or ``None`` at the end. Raises `PageProblem` for a loop, another origin, or a
     page without items; the items read before stay in ``items``.
     """
 
@@ -232,6 +259,7 @@ class Walk:
         self.items: list[Any] = []
         self.pages = 0
         self.more = False  # the walk stopped at max_pages with a next page left
+        self._origin = _origin(first)
         self._seen = {str(first)}
 
     def read(
@@ -239,7 +267,7 @@ class Walk:
         url: httpx.URL,
         links: Mapping[str | None, Mapping[str, str]],
         body: Any,
-    ) -> httpx.URL | None:
+    ) -> str | None:
         page_items = items_of(body, self.rules.items)
         self.items.extend(page_items)
         self.pages += 1
@@ -249,17 +277,16 @@ class Walk:
         if found.cursor is not None:
             name, value = found.cursor
             following = self.first.copy_set_param(name, value)
+            key, origin = str(following), self._origin
         else:
             assert found.url is not None
-            following = url.join(found.url)
-        if _origin(following) != _origin(self.first):
+            key, origin = _resolve(url, self._origin, found.url)
+        if origin != self._origin:
             # security.md#next-page-links: the token goes only where the first page went.
             raise PageProblem(
-                f"the next page ({found.rule}) is on another origin, "
-                f"{following.scheme}://{following.netloc.decode('ascii', 'replace')}, than the "
-                f"first page; nb_oauth does not send the token there"
+                f"the next page ({found.rule}) is on another origin, {origin.rsplit(':', 1)[0]}, "
+                "than the first page; nb_oauth does not send the token there"
             )
-        key = str(following)
         if key in self._seen:
             raise PageProblem(
                 f"the next page ({found.rule}) repeats a page already read "
@@ -269,7 +296,7 @@ class Walk:
             self.more = True
             return None
         self._seen.add(key)
-        return following
+        return key
 
 
 def json_body(content: bytes, content_type: str, status_code: int, page: int) -> Any:

@@ -344,6 +344,31 @@ def test_a_next_link_to_another_origin_is_refused(clock: FakeClock) -> None:
     assert caught.value.items == [1]
 
 
+@pytest.mark.parametrize(
+    ("reference", "allowed"),
+    [
+        ("https://API.example.test:443/things?p=2", True),  # the same origin, spelled otherwise
+        ("?p=2", True),
+        ("http://api.example.test/things?p=2", False),  # another scheme
+        ("https://api.example.test:8443/things?p=2", False),  # another port
+        ("//evil.example/things?p=2", False),  # a network-path reference
+        ("https://api.example.test.evil.example/x", False),
+    ],
+)
+def test_the_origin_of_a_next_link_is_compared_exactly(
+    clock: FakeClock, reference: str, allowed: bool
+) -> None:
+    def app(request: httpx.Request) -> httpx.Response:
+        following = None if request.url.params.get("p") else reference
+        return httpx.Response(200, json={"items": [1], "links": {"next": following}})
+
+    if allowed:
+        assert pull(app, clock) == [1, 1]
+    else:
+        with pytest.raises(PagingError, match="another origin"):
+            pull(app, clock)
+
+
 def test_an_error_answer_on_a_later_page(clock: FakeClock) -> None:
     fail = lambda: httpx.Response(500, json={"error": "boom"})  # noqa: E731
     app = Pages({"/things": page([1], "/things?p=2"), "/things?p=2": fail})
