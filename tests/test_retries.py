@@ -312,3 +312,23 @@ def test_default_async_sleep_is_anyio(clock: FakeClock) -> None:
 
     assert anyio.run(main) == 200
     assert script.calls == 2
+
+
+def test_a_request_answered_at_once_never_loads_the_retry_library() -> None:
+    # The layer's whole cost on a request that is not retried is a method and a status check;
+    # tenacity (and pandas and tqdm, for pulls) load only when needed.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, httpx, nb_oauth\n"
+        "from nb_oauth.retries import RetryTransport\n"
+        "nb_oauth.fetch_all, nb_oauth.RetryPolicy\n"
+        "t = RetryTransport(httpx.MockTransport(lambda r: httpx.Response(200)))\n"
+        "with httpx.Client(transport=t) as c: c.get('https://a.test/')\n"
+        "print(sorted(m for m in ('tenacity', 'pandas', 'tqdm') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"
