@@ -7,12 +7,14 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
 from nb_oauth.datasource import Datasource
 from nb_oauth.demo import DemoProvider
+from nb_oauth.errors import IncompleteWarning
 from nb_oauth.http_cell import ApiCellError, ApiLine, parse_api_line
 from nb_oauth.jupyter.display import JsonList
 from nb_oauth.jupyter.magics import NbOAuthMagics, load, unload
@@ -114,6 +116,25 @@ def test_a_rate_limit_too_long_to_wait_is_one_line_saying_when(
     message = str(caught.value)
     assert message.startswith("cc: the API answered HTTP 429 (rate limited): it asks to wait")
     assert "try again after" in message and "\n" not in message
+
+
+def test_an_interrupt_keeps_what_was_fetched_in_the_variable(
+    ip: Any, magics: NbOAuthMagics, provider: DemoProvider
+) -> None:
+    real = httpx.HTTPTransport()
+
+    def interrupt_on_page_3(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("page") == "3":
+            raise KeyboardInterrupt  # what Jupyter's "Interrupt kernel" does to a running cell
+        return real.handle_request(request)
+
+    magics._clients["cc"] = magics.context.session.client(
+        "cc", transport=httpx.MockTransport(interrupt_on_page_3)
+    )
+    with pytest.warns(IncompleteWarning, match="interrupted after 2 pages: returning the 100"):
+        ip.run_cell_magic("api", "cc --all -o partial", "GET /api/records/link?per_page=50")
+    assert ip.user_ns["partial"] == provider.records[:100]
+    real.close()
 
 
 def test_a_missing_items_path_is_one_line_naming_the_keys(
