@@ -4,8 +4,8 @@ limited" while a retry waits.
 It is tqdm's ``tqdm.auto``: in a notebook with ipywidgets that is a widget bar, in a terminal a text
 line, from one call, and tqdm is small, pure Python and already what analysts' notebooks use. It
 comes with the ``pandas`` extra; without tqdm the pull works the same with no bar. tqdm is imported
-on the first multi-page pull, never by ``import nb_oauth``. The bar appears only for pulls that
-last longer than half a second, so a quick one leaves no output.
+by the first pull, never by ``import nb_oauth`` or ``%load_ext nb_oauth``. The bar appears only for
+pulls that last longer than half a second, so a quick one leaves no output.
 """
 
 from __future__ import annotations
