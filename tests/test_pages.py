@@ -77,6 +77,18 @@ async def test_afetch_all_pulls_the_same_collection(
     assert items == provider.records
 
 
+@pytest.mark.anyio
+async def test_afetch_all_waits_out_the_demo_rate_limit_on_the_fake_clock(
+    provider: DemoProvider, session: Session, clock: FakeClock
+) -> None:
+    provider.rate_limit = (2, 5)
+    items = await nb_oauth.afetch_all(
+        "cc", "/api/records/odata", params={"per_page": 50}, session=session, progress=False
+    )
+    assert items == provider.records
+    assert provider.counters["api_429"] >= 2 and clock() - EPOCH >= 10
+
+
 def test_max_pages_stops_early_without_a_warning(provider: DemoProvider, session: Session) -> None:
     items = nb_oauth.fetch_all(
         "cc", "/api/records/link", params={"per_page": 40}, max_pages=2, session=session,
