@@ -14,14 +14,15 @@ side by side in one run against ``pages_server.py`` in its own process on 127.0.
 
     .venv/bin/python bench/bench_pages.py [--rounds N] [--only pages|dataframe|memory|retry]
 
-Rounds alternate which contender goes first; each figure is the fastest round of each (the one
-least disturbed by other work on a shared machine), as a wall-clock ratio and as a ratio of this
-process's CPU time (the server runs in its own process, so that is what the client costs).
+Rounds alternate which contender goes first. Ratios are of the median rounds, as wall-clock time
+and as this process's CPU time (the server runs in its own process, so that is what the client
+costs), and of the fastest rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import time
@@ -94,11 +95,17 @@ def cpu_timed(function: Callable[[], Any]) -> tuple[float, float]:
 
 
 def ratios(ours: list[tuple[float, float]], theirs: list[tuple[float, float]]) -> str:
-    """The fastest round of each (least disturbed by other work on the machine), as wall and CPU
-    ratios."""
-    wall = min(w for w, _ in ours) / min(w for w, _ in theirs)
-    cpu = min(c for _, c in ours) / min(c for _, c in theirs)
-    return f"ratio {wall:.3f} wall, {cpu:.3f} CPU"
+    """Ratios of the median rounds (wall clock and this process's CPU time) and of the fastest
+    rounds (wall): on a shared machine, the median resists a burst of other work, the fastest
+    round a steady load."""
+
+    def median(values: list[float]) -> float:
+        return statistics.median(values)
+
+    wall = median([w for w, _ in ours]) / median([w for w, _ in theirs])
+    cpu = median([c for _, c in ours]) / median([c for _, c in theirs])
+    fastest = min(w for w, _ in ours) / min(w for w, _ in theirs)
+    return f"ratio {wall:.3f} wall, {cpu:.3f} CPU (medians); {fastest:.3f} fastest rounds"
 
 
 def bench_pages(base: str, session: Session, rounds: int) -> None:
@@ -137,26 +144,33 @@ def bench_work_per_page(session: Session, rounds: int) -> None:
 
     base = "http://127.0.0.1:1"
     mock = httpx.MockTransport(app)
+    # Clients made once, outside the timing: making one loads the TLS certificates (~20 ms),
+    # which would drown the few microseconds a page that this figure is about.
+    plain = httpx.Client(base_url=base, transport=mock, timeout=DEFAULT_TIMEOUT,
+                         headers={"Authorization": "Bearer bench"})  # fmt: skip
+    ours_client = session.client("bench", base_url=base, transport=mock)
 
     def hand() -> None:
-        with httpx.Client(base_url=base, transport=mock, timeout=DEFAULT_TIMEOUT,
-                          headers={"Authorization": "Bearer bench"}) as client:  # fmt: skip
-            url: str | None = "/pages?page=1"
-            while url:
-                page = client.get(url).json()
-                url = page["next"]
+        url: str | None = "/pages?page=1"
+        items: list[Any] = []
+        while url:
+            page = plain.get(url).json()
+            items.extend(page["items"])
+            url = page["next"]
 
     def ours() -> None:
         from nb_oauth.fetch import fetch_pages
 
-        with session.client("bench", base_url=base, transport=mock) as client:
-            fetch_pages(client, "/pages?page=1", progress=False)
+        fetch_pages(ours_client, "/pages?page=1", progress=False)
 
     ours_t: list[float] = []
     hand_t: list[float] = []
-    for _ in range(rounds):
-        hand_t.append(_cpu(hand))
-        ours_t.append(_cpu(ours))
+    for index in range(rounds * 2):
+        pair = [lambda: hand_t.append(_cpu(hand)), lambda: ours_t.append(_cpu(ours))]
+        for run in pair if index % 2 else reversed(pair):
+            run()
+    plain.close()
+    ours_client.close()
     extra = (min(ours_t) - min(hand_t)) / 200
     print(f"nb_oauth's own work per page (auth, retry layer, page rules; no sockets): "
           f"{extra * 1e6:.0f} us ({min(ours_t) * 1e3:.1f} ms vs {min(hand_t) * 1e3:.1f} ms of CPU "
@@ -217,11 +231,17 @@ def bench_memory(session: Session) -> None:
 
 
 def bench_retry_layer(base: str, session: Session, rounds: int) -> None:
-    with_retry = session.client("bench")
-    without = session.client("bench", retry=None)
+    """Clients with and without the retrying transport, two of each, in interleaved blocks of
+    requests; the two identical pairs give the noise floor of the wall-clock ratio. The layer's
+    own cost is then measured against an in-memory transport, where nothing else varies."""
+    clients = {
+        "with": [session.client("bench"), session.client("bench")],
+        "without": [session.client("bench", retry=None), session.client("bench", retry=None)],
+    }
     block = 200
-    ours: list[float] = []
-    theirs: list[float] = []
+    times: dict[tuple[str, int], list[float]] = {
+        (kind, i): [] for kind in clients for i in range(2)
+    }
 
     def run(client: httpx.Client) -> float:
         start = time.perf_counter()
@@ -229,33 +249,43 @@ def bench_retry_layer(base: str, session: Session, rounds: int) -> None:
             client.get("/one")
         return (time.perf_counter() - start) / block
 
-    run(with_retry), run(without)  # warm both connections
-    for index in range(rounds * 4):
-        if index % 2:  # alternate which goes first, so neither always follows the other
-            theirs.append(run(without))
-            ours.append(run(with_retry))
-        else:
-            ours.append(run(with_retry))
-            theirs.append(run(without))
-    with_retry.close(), without.close()
-    ratio = min(ours) / min(theirs)
-    print(f"retry layer, requests answered at once: {min(ours) * 1e6:.0f} us with, "
-          f"{min(theirs) * 1e6:.0f} us without, ratio {ratio:.3f} wall (goal <= 1.02)")
+    order = [(kind, i) for kind in clients for i in range(2)]
+    for kind, i in order:
+        run(clients[kind][i])  # warm every connection
+    for index in range(rounds * 3):
+        for kind, i in order if index % 2 else reversed(order):
+            times[(kind, i)].append(run(clients[kind][i]))
+    for pair in clients.values():
+        for client in pair:
+            client.close()
+    best = {key: min(values) for key, values in times.items()}
+    ratio = min(best[("with", 0)], best[("with", 1)]) / min(
+        best[("without", 0)], best[("without", 1)]
+    )
+    floor = max(
+        best[("without", 0)] / best[("without", 1)], best[("without", 1)] / best[("without", 0)]
+    )
+    print(f"retry layer, requests answered at once: ratio {ratio:.3f} wall (goal <= 1.02); two "
+          f"identical clients differ by {floor:.3f} in the same run (the noise floor)")
 
     answer = httpx.Response(200, content=b"{}")
     inner = httpx.MockTransport(lambda request: answer)
     layered = RetryTransport(inner)
     request = httpx.Request("GET", "http://127.0.0.1/one")
     n = 100_000
-    bare = timed(lambda: [inner.handle_request(request) for _ in range(n)]) / n
-    wrapped = timed(lambda: [layered.handle_request(request) for _ in range(n)]) / n
-    print(f"retry layer's own cost: {(wrapped - bare) * 1e6:.2f} us a request "
-          f"({(wrapped - bare) / min(theirs) * 100:.2f} % of a loopback request)")
+    bare = min(timed(lambda: [inner.handle_request(request) for _ in range(n)]) for _ in range(5))
+    wrapped = min(
+        timed(lambda: [layered.handle_request(request) for _ in range(n)]) for _ in range(5)
+    )
+    cost = (wrapped - bare) / n
+    loopback = min(best[("without", 0)], best[("without", 1)])
+    print(f"retry layer's own cost: {cost * 1e6:.2f} us a request, "
+          f"{cost / loopback * 100:.2f} % of a loopback request ({loopback * 1e6:.0f} us)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--only", choices=["pages", "dataframe", "memory", "retry"])
     args = parser.parse_args()
     with Server() as server:
