@@ -32,10 +32,12 @@ _EXPORTS = {
     "ClientConfigError": "nb_oauth.errors",
     "ConfigError": "nb_oauth.errors",
     "ConfigFileError": "nb_oauth.errors",
+    "ConsentNeeded": "nb_oauth.errors",
     "connect": "nb_oauth.process_session",
     "ConnectResult": "nb_oauth.consent.flow",
     "Datasource": "nb_oauth.datasource",
     "default_session": "nb_oauth.process_session",
+    "DeviceCodeExpired": "nb_oauth.errors",
     "disconnect": "nb_oauth.process_session",
     "fetch_all": "nb_oauth.process_session",
     "DisconnectResult": "nb_oauth.consent.flow",
@@ -75,6 +77,7 @@ _EXPORTS = {
     "TokenError": "nb_oauth.errors",
     "TokenSet": "nb_oauth.tokens",
     "TokenStore": "nb_oauth.store",
+    "use_store": "nb_oauth.process_session",
 }
 
 #: Derived, never listed by hand: the exports above, the version and the extension's hooks.
@@ -115,6 +118,12 @@ if _typing.TYPE_CHECKING:
     )
     from nb_oauth.errors import (
         ConfigFileError as ConfigFileError,
+    )
+    from nb_oauth.errors import (
+        ConsentNeeded as ConsentNeeded,
+    )
+    from nb_oauth.errors import (
+        DeviceCodeExpired as DeviceCodeExpired,
     )
     from nb_oauth.errors import (
         IncompleteWarning as IncompleteWarning,
@@ -220,6 +229,9 @@ if _typing.TYPE_CHECKING:
     )
     from nb_oauth.process_session import (
         save as save,
+    )
+    from nb_oauth.process_session import (
+        use_store as use_store,
     )
     from nb_oauth.redirects import (
         async_redirect_guard as async_redirect_guard,

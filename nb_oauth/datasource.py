@@ -39,7 +39,7 @@ from nb_oauth.redact import redact_url
 
 __all__ = ["BodyEncoding", "ClientAuth", "Datasource", "Grant", "TokenPlacement"]
 
-Grant = Literal["authorization_code", "client_credentials"]
+Grant = Literal["authorization_code", "client_credentials", "device_code"]
 TokenPlacement = Literal["header", "query"]
 ClientAuth = Literal["basic", "body", "none"]
 BodyEncoding = Literal["form", "json"]
@@ -70,7 +70,10 @@ _REJECTED_GRANTS = {
     "implicit": "the implicit grant is not supported (RFC 9700 §2.1.2)",
     "token": "the implicit grant is not supported (RFC 9700 §2.1.2)",
 }
-_URL_FIELDS = ("token_url", "authorization_url", "base_url", "issuer", "revocation_url")
+_URL_FIELDS = (
+    "token_url", "authorization_url", "base_url", "issuer", "revocation_url",
+    "device_authorization_url", "redirect_uri",
+)
 _REQUIRED = ("name", "token_url", "client_id")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PLACEMENTS = ("header", "query")
@@ -80,6 +83,10 @@ _ENCODINGS = ("form", "json")
 
 #: The path of every loopback redirect URI.
 CALLBACK_PATH = "/callback"
+#: The path (under the Jupyter server's base URL) of the server extension's callback.
+SERVER_CALLBACK_PATH = "/nb-oauth/callback"
+#: The default `redirect_uri`: the loopback catcher on any free port (RFC 8252 §7.3).
+DEFAULT_REDIRECT_URI = f"http://127.0.0.1{CALLBACK_PATH}"
 
 
 def loopback_redirect_uri(port: int = 0, *, ipv6: bool = False) -> str:
@@ -116,6 +123,8 @@ class Datasource:
     token_params: Mapping[str, str] = field(default_factory=dict, hash=False)
     base_url: str | None = None
     extra_origins: Sequence[str] = ()
+    device_authorization_url: str | None = None
+    redirect_uri: str = DEFAULT_REDIRECT_URI
     redirect_port: int = 0
     refresh_leeway: float = 60.0
     send_scope_on_refresh: bool = False
@@ -170,6 +179,10 @@ class Datasource:
             ),
             "base_url": lambda: _url("base_url", self.base_url, insecure),
             "extra_origins": lambda: _origins(self.extra_origins, insecure),
+            "device_authorization_url": lambda: _url(
+                "device_authorization_url", self.device_authorization_url, insecure
+            ),
+            "redirect_uri": lambda: _redirect_uri(self.redirect_uri, insecure),
             "redirect_port": lambda: _port(self.redirect_port),
             "refresh_leeway": lambda: _leeway(self.refresh_leeway),
             "send_scope_on_refresh": lambda: _flag(
@@ -236,6 +249,33 @@ class Datasource:
                 "set the provider's authorization endpoint (RFC 6749 §3.1), or use "
                 "grant='client_credentials'",
             ))
+        if (
+            self.grant == "device_code"
+            and self.device_authorization_url is None
+            and "device_authorization_url" not in invalid
+            # Metadata may name it, but is read only when no token endpoint is given (presets
+            # give one).
+            and not (not self.token_url and (self.issuer or self.base_url))
+        ):
+            problems.append(ConfigError(
+                "device_authorization_url",
+                "is required for grant='device_code'",
+                f"the {self.provider} preset has none (its documentation offers no device "
+                "grant): use grant='authorization_code', or give device_authorization_url"
+                if self.provider else
+                "set the provider's device authorization endpoint (RFC 8628 §3.1), or its "
+                "issuer without a token_url so that metadata names it",
+            ))
+        port = urlsplit(self.redirect_uri).port if "redirect_uri" not in invalid else None
+        if (
+            port and self.redirect_port and port != self.redirect_port
+            and "redirect_port" not in invalid
+        ):
+            problems.append(ConfigError(
+                "redirect_port",
+                f"is {self.redirect_port}, but redirect_uri names port {port}",
+                "give the port once, in redirect_uri",
+            ))
         if self.resource is not None and "resource" not in invalid and any(
             "resource" in params for params in (self.auth_params, self.token_params)
         ):
@@ -285,15 +325,19 @@ class Datasource:
         origins = [_origin(self.base_url)] if self.base_url else []
         return tuple(dict.fromkeys([*origins, *self.extra_origins]))
 
-    def redirect_uri(self, port: int, *, ipv6: bool = False) -> str:
-        """The loopback redirect URI for a catcher bound to `port` (RFC 8252 §7.3).
+    @property
+    def uses_server_callback(self) -> bool:
+        """True when the browser comes back through the Jupyter server extension
+        (`redirect_uri` ends in `/nb-oauth/callback`), False for the loopback catcher."""
+        return urlsplit(self.redirect_uri).path.endswith(SERVER_CALLBACK_PATH)
 
-        Uses the IP literal, never `localhost` (security.md#loopback-catcher); `ipv6=True` gives the
-        `[::1]` fallback. Raises `ValueError` for a port outside 1..65535.
-        """
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-            raise ValueError(f"redirect port must be 1..65535, not {port!r}")
-        return loopback_redirect_uri(port, ipv6=ipv6)
+    @property
+    def loopback_port(self) -> int:
+        """The port the loopback catcher binds: the one in `redirect_uri`, else `redirect_port`
+        (0: any free port, RFC 8252 §7.3)."""
+        if self.uses_server_callback:
+            return 0
+        return urlsplit(self.redirect_uri).port or self.redirect_port
 
     def replace(self, **changes: Any) -> Datasource:
         """Return a copy with `changes` applied, validated like a new datasource. With a preset,
@@ -370,6 +414,42 @@ class Datasource:
                 value = redact_url(value)
             shown.append(f"{f.name}={value!r}")
         return f"Datasource({', '.join(shown)})"
+
+
+def _redirect_uri(value: object, insecure: bool) -> str:
+    """A loopback URI (RFC 8252 §7.3: the IP literal, path /callback, any or one port) or a
+    Jupyter server's `.../nb-oauth/callback` (security.md#the-server-callback)."""
+    uri = _url("redirect_uri", value, insecure) or DEFAULT_REDIRECT_URI
+    parts = urlsplit(uri)
+    hint = (
+        f"use {DEFAULT_REDIRECT_URI} (this kernel's loopback address, any port) or your "
+        f"Jupyter server's address followed by {SERVER_CALLBACK_PATH}"
+    )
+    if parts.query:
+        raise ConfigError("redirect_uri", "has a query ('?...')", "remove it; " + hint)
+    if parts.path.endswith(SERVER_CALLBACK_PATH):
+        return uri
+    if parts.hostname == "localhost":
+        raise ConfigError(
+            "redirect_uri",
+            "uses 'localhost'",
+            "use the IP literal 127.0.0.1 (RFC 8252 §8.3), and register that at the provider",
+        )
+    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1"):
+        if parts.path != CALLBACK_PATH:
+            raise ConfigError(
+                "redirect_uri",
+                f"is a loopback address whose path is not {CALLBACK_PATH}",
+                f"use {DEFAULT_REDIRECT_URI} (the port may be given, as in "
+                f"http://127.0.0.1:8765{CALLBACK_PATH})",
+            )
+        return uri
+    raise ConfigError(
+        "redirect_uri",
+        f"{_shown(redact_url(uri))} is neither a loopback address nor a Jupyter server's "
+        f"{SERVER_CALLBACK_PATH}",
+        hint,
+    )
 
 
 def _fetched_at(value: object) -> float | None:
@@ -467,10 +547,10 @@ def _grant(value: object) -> str:
         raise ConfigError(
             "grant",
             _REJECTED_GRANTS[value.strip().lower()],
-            "use 'authorization_code' (a browser sign-in, always with PKCE) or "
-            "'client_credentials' (server to server)",
+            "use 'authorization_code' (a browser sign-in, always with PKCE), 'device_code' (a "
+            "sign-in with a short code, RFC 8628) or 'client_credentials' (server to server)",
         )
-    return _choice("grant", value, ("authorization_code", "client_credentials"))
+    return _choice("grant", value, ("authorization_code", "device_code", "client_credentials"))
 
 
 def _is_loopback(host: str) -> bool:

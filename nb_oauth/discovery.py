@@ -69,8 +69,22 @@ def complete(datasource: Datasource) -> Datasource:
         token_url=metadata.token_endpoint,
         authorization_url=datasource.authorization_url or metadata.authorization_endpoint,
         revocation_url=datasource.revocation_url or metadata.revocation_endpoint,
+        device_authorization_url=datasource.device_authorization_url
+        or _device_endpoint(datasource, metadata),
         **registered,
     )
+
+
+def _device_endpoint(datasource: Datasource, metadata: ServerMetadata) -> str | None:
+    """The device authorization endpoint (RFC 8628 §4) a device grant datasource needs."""
+    if datasource.grant == "device_code" and metadata.device_authorization_endpoint is None:
+        raise ConfigError(
+            "device_authorization_url",
+            f"the metadata of {metadata.issuer} names no device_authorization_endpoint",
+            "give device_authorization_url yourself, or use grant='authorization_code' (the "
+            "provider may not offer the device grant)",
+        )
+    return metadata.device_authorization_endpoint
 
 
 def register_client(datasource: Datasource, endpoint: str | None) -> str:
@@ -86,7 +100,11 @@ def register_client(datasource: Datasource, endpoint: str | None) -> str:
     request = {
         "client_name": f"nb_oauth ({datasource.name})",
         "redirect_uris": [redirect, loopback_redirect_uri(datasource.redirect_port, ipv6=True)],
-        "grant_types": ["authorization_code", "refresh_token"],
+        "grant_types": (
+            ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"]
+            if datasource.grant == "device_code"
+            else ["authorization_code", "refresh_token"]
+        ),
         "response_types": ["code"],
         "token_endpoint_auth_method": "none",
     }
@@ -238,4 +256,6 @@ def rediscover(datasource: Datasource) -> Datasource:
         token_url=metadata.token_endpoint,
         authorization_url=metadata.authorization_endpoint or datasource.authorization_url,
         revocation_url=metadata.revocation_endpoint or datasource.revocation_url,
+        device_authorization_url=_device_endpoint(datasource, metadata)
+        or datasource.device_authorization_url,
     )

@@ -22,13 +22,15 @@ It reads as the questions a user has when something fails:
      │    ├── ConfigFileError        the config file is damaged, unknown or from a newer version
      │    ├── PortInUse              a fixed port on 127.0.0.1 is taken
      │    └── StorageUnavailable     the keyring cannot store or read a secret
-     │         ├── NoSecureStorage   no keyring backend nb_oauth may use
+     │         ├── NoSecureStorage   the chosen store may not be used here
      │         └── SecretTooLargeForBackend
      ├── ConfigError                 bad input: a datasource field is invalid (also a ValueError)
      └── SignInError                 the sign-in in the browser did not finish
           ├── StateMismatch          only responses of another sign-in arrived
           ├── CallbackTimeout        no answer from the browser in time
-          └── SignInCancelled        cancelled (Cancel, or a newer sign-in)
+          ├── DeviceCodeExpired      a device code was not approved in time (RFC 8628)
+          ├── SignInCancelled        cancelled (Cancel, or a newer sign-in)
+          └── ConsentNeeded          nobody is at the keyboard to sign in (papermill, CI)
 
     NbOAuthWarning (a UserWarning)   recoverable server quirks: missing token_type, odd expires_in
      ├── SecurityWarning             a setting weakens security (query-parameter tokens)
@@ -67,6 +69,8 @@ __all__ = [
     "ClientConfigError",
     "ConfigError",
     "ConfigFileError",
+    "ConsentNeeded",
+    "DeviceCodeExpired",
     "first_line",
     "IncompleteWarning",
     "InsufficientScope",
@@ -256,6 +260,34 @@ class CallbackTimeout(SignInError):
             "on the provider's page. If the browser runs on another machine than the kernel "
             f"(JupyterHub, SSH, containers), paste the redirected address instead: %datasource "
             f"connect {name} --paste"
+        )
+
+
+class DeviceCodeExpired(SignInError):
+    """The user code of a device sign-in was not approved before it expired (RFC 8628 §3.5
+    ``expired_token``, or the sign-in's own deadline). Nothing was stored."""
+
+    def __init__(self, datasource: str, waited: float | None = None) -> None:
+        self.datasource = datasource
+        within = "" if waited is None else f" within {waited:g} s"
+        super().__init__(
+            f"The code for {datasource} was not approved{within} and has expired; run "
+            f"%datasource connect {datasource} again for a new code"
+        )
+
+
+class ConsentNeeded(SignInError):
+    """A sign-in is needed, but nobody is at the keyboard (papermill, nbconvert, cron, CI, or
+    ``NB_OAUTH_NONINTERACTIVE=1``): nothing waits for a browser. ``why`` says how this run was
+    recognised as unattended."""
+
+    def __init__(self, datasource: str, why: str) -> None:
+        self.datasource = datasource
+        self.why = why
+        super().__init__(
+            f"{datasource} needs a sign-in, but nobody is at the keyboard in this run ({why}); "
+            f"run nb_oauth.connect({datasource!r}) or %datasource connect {datasource} in an "
+            "interactive notebook or terminal once, then run this again"
         )
 
 
@@ -510,9 +542,11 @@ class StorageUnavailable(SetupError, httpx.HTTPError):
 
 
 class NoSecureStorage(StorageUnavailable):
-    """No keyring backend nb_oauth may keep secrets in: keyring's `fail` backend (headless Linux,
-    Docker, JupyterHub), or a plaintext file backend without the explicit opt-in
-    (security.md#secret-storage)."""
+    """The store chosen for secrets may not be used here (security.md#secret-storage): the
+    `keyring` store with keyring's `fail` backend (headless Linux, Docker, JupyterHub) or a
+    plaintext file backend without the explicit opt-in, or a `file` store whose folder or file
+    others can read. With no store chosen, nb_oauth keeps secrets in kernel memory instead of
+    raising this."""
 
 
 class ConfigFileError(SetupError):

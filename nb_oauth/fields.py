@@ -18,12 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["AUTH_CODE", "CLIENT_CREDENTIALS", "FIELDS", "Field", "field"]
+__all__ = ["AUTH_CODE", "CLIENT_CREDENTIALS", "DEVICE_CODE", "FIELDS", "Field", "field"]
 
 AUTH_CODE = "authorization_code"
 CLIENT_CREDENTIALS = "client_credentials"
-_BOTH = frozenset({AUTH_CODE, CLIENT_CREDENTIALS})
+DEVICE_CODE = "device_code"
+_BOTH = frozenset({AUTH_CODE, CLIENT_CREDENTIALS, DEVICE_CODE})
 _AUTH_CODE_ONLY = frozenset({AUTH_CODE})
+_USER_GRANTS = frozenset({AUTH_CODE, DEVICE_CODE})
+_DEVICE_ONLY = frozenset({DEVICE_CODE})
 
 #: text and url are one line of text; scopes and origins a list typed as text; params a mapping;
 #: port an int, seconds a float, flag a bool; secret is write-only (never in the config file).
@@ -67,9 +70,11 @@ FIELDS: tuple[Field, ...] = (
           "The preset's parameters, e.g. tenant=contoso.onmicrosoft.com or host=gitlab.example.",
           kind="params", option="--provider-option", repeatable=True),
     Field("grant", "Grant Type",
-              "Authorization code: you sign in once in the browser. Client credentials: "
+              "Authorization code: you sign in once in the browser. Device code: you sign in "
+              "on any device with a short code (for remote kernels). Client credentials: "
               "server to server, no sign-in.", kind="choice",
               choices=(("Authorization Code", AUTH_CODE),
+                       ("Device Code", DEVICE_CODE),
                        ("Client Credentials", CLIENT_CREDENTIALS))),
     # The seed's field sets, in the seed's order.
     Field("token_placement", "Add Access Token To",
@@ -97,7 +102,7 @@ FIELDS: tuple[Field, ...] = (
               option="--auth-param", repeatable=True),
     Field("client_auth", "Client Authentication",
               "How the client ID and secret are sent to the token endpoint.", kind="choice",
-              main=_AUTH_CODE_ONLY,
+              main=_USER_GRANTS,
               choices=(("Basic Authorization header", "basic"), ("In the request body", "body"),
                        ("None (public client)", "none"))),
     # nb_oauth's additions.
@@ -117,6 +122,14 @@ FIELDS: tuple[Field, ...] = (
     Field("extra_origins", "Extra Origins",
               "Other origins the token may be sent to, separated by spaces.", main=frozenset(),
               option="--extra-origin", repeatable=True),
+    Field("device_authorization_url", "Device Authorization URL",
+          "Where the device grant asks for a user code (RFC 8628 §3.1); found from the issuer "
+          "when empty.", main=_DEVICE_ONLY, grants=_DEVICE_ONLY,
+          placeholder="https://provider.example/oauth/device_authorization"),
+    Field("redirect_uri", "Redirect URI",
+          "Where the browser returns after signing in: the default loopback address, or "
+          "<Jupyter URL>/nb-oauth/callback on a remote server or JupyterHub.",
+          main=frozenset(), grants=_AUTH_CODE_ONLY, placeholder="http://127.0.0.1/callback"),
     Field("redirect_port", "Redirect Port",
               "0 picks a free port; set one if the provider wants an exact redirect URI.",
               kind="port", main=frozenset(), grants=_AUTH_CODE_ONLY),

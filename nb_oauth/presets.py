@@ -76,26 +76,33 @@ _PRESETS = (
         register="https://github.com/settings/developers",
         authorization_url="https://github.com/login/oauth/authorize",
         token_url="https://github.com/login/oauth/access_token",
+        # Device flow (docs/provider-notes/github.md, "Device grant"): the client id alone.
+        device_authorization_url="https://github.com/login/device/code",
         base_url="https://api.github.com",
         client_auth="body",
         headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"},
         notes="An OAuth App has one callback URL: register http://127.0.0.1/callback (any port "
-        "is accepted for loopback callbacks); GitHub Apps want each callback URL registered.",
+        "is accepted for loopback callbacks); GitHub Apps want each callback URL registered. "
+        "For grant device_code tick 'Enable Device Flow' in the app's settings; no client "
+        "secret is needed.",
     ),
     # docs/provider-notes/gitlab.md: every endpoint on the instance's host; 2 h access tokens,
     # refresh tokens replaced on each refresh; PKCE without a secret for non-confidential apps.
     _preset(
         "gitlab", "GitLab.com or a self-managed GitLab (option host)",
-        docs=("https://docs.gitlab.com/api/oauth2/",),
+        docs=("https://docs.gitlab.com/api/oauth2/",
+              "https://docs.gitlab.com/api/oauth2/#device-authorization-grant-flow"),
         register="https://{host}/-/user_settings/applications",
         options=(Option("host", "the GitLab instance's host name", default="gitlab.com"),),
         authorization_url="https://{host}/oauth/authorize",
         token_url="https://{host}/oauth/token",
         revocation_url="https://{host}/oauth/revoke",
+        device_authorization_url="https://{host}/oauth/authorize_device",
         base_url="https://{host}/api/v4",
         issuer="https://{host}",
         notes="Register the exact redirect URI you use, e.g. http://127.0.0.1:8765/callback with "
-        "redirect_port=8765.",
+        "redirect_port=8765. Grant device_code needs GitLab 17.9 or later (17.2-17.8 behind a "
+        "feature flag); leave 'Confidential' unticked to sign in without a secret.",
     ),
     # docs/provider-notes/google.md: Desktop app clients, loopback 127.0.0.1 with any port,
     # S256 PKCE; refresh tokens need access_type=offline (prompt=consent to get one again).
@@ -104,16 +111,21 @@ _PRESETS = (
         docs=(
             "https://developers.google.com/identity/protocols/oauth2/native-app",
             "https://developers.google.com/identity/protocols/oauth2/web-server",
+            "https://developers.google.com/identity/protocols/oauth2/limited-input-device",
         ),
         register="https://console.cloud.google.com/apis/credentials",
         authorization_url="https://accounts.google.com/o/oauth2/v2/auth",
         token_url="https://oauth2.googleapis.com/token",
         revocation_url="https://oauth2.googleapis.com/revoke",
+        # Answers verification_url, not verification_uri (read for every datasource).
+        device_authorization_url="https://oauth2.googleapis.com/device/code",
         issuer="https://accounts.google.com",
         client_auth="body",
         auth_params={"access_type": "offline", "prompt": "consent"},
         notes="Create a 'Desktop app' client; projects in Testing status get refresh tokens that "
-        "expire after 7 days.",
+        "expire after 7 days. Grant device_code needs a 'TVs and Limited Input devices' client, "
+        "its secret saved (Google wants it when polling), and allows only a limited set of "
+        "scopes.",
     ),
     # docs/provider-notes/microsoft.md: tenant-templated endpoints; refresh tokens only with
     # offline_access; scopes re-sent on refresh; multi-tenant metadata issuer is templated.
@@ -122,12 +134,14 @@ _PRESETS = (
         docs=(
             "https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow",
             "https://learn.microsoft.com/en-us/entra/identity-platform/reply-url",
+            "https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code",
         ),
         register="https://entra.microsoft.com/#view/Microsoft_AAD_RegisteredApps",
         options=(Option("tenant", "organizations, common, consumers, a tenant id or domain",
                         default="organizations"),),
         authorization_url="https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
         token_url="https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+        device_authorization_url="https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode",
         base_url="https://graph.microsoft.com",
         issuer="https://login.microsoftonline.com/{tenant}/v2.0",
         scopes=("offline_access", "User.Read"),
@@ -137,7 +151,8 @@ _PRESETS = (
         # (docs/provider-notes/microsoft.md, section 9).
         quirks=Quirks(issuer_template="https://login.microsoftonline.com/{tenantid}/v2.0"),
         notes="Register a 'Mobile and desktop applications' redirect URI http://localhost (the "
-        "port is ignored when matching); offline_access is what brings a refresh token.",
+        "port is ignored when matching); offline_access is what brings a refresh token. Grant "
+        "device_code needs 'Allow public client flows' set to Yes and no client secret saved.",
     ),
     # docs/provider-notes/dropbox.md: token_access_type=offline for a refresh token; PKCE
     # without a secret works; API on api.dropboxapi.com/2 (content on content.dropboxapi.com).
@@ -233,7 +248,8 @@ _PRESETS = (
     _preset(
         "okta", "Okta (options domain, authorization_server)",
         docs=("https://developer.okta.com/docs/concepts/auth-servers/",
-              "https://developer.okta.com/docs/guides/implement-grant-type/authcodepkce/main/"),
+              "https://developer.okta.com/docs/guides/implement-grant-type/authcodepkce/main/",
+              "https://developer.okta.com/docs/guides/device-authorization-grant/main/"),
         register="https://{domain}/admin/apps/active",
         options=(Option("domain", "your Okta domain, e.g. dev-123.okta.com"),
                  Option("authorization_server", "default, or a custom server id",
@@ -241,9 +257,11 @@ _PRESETS = (
         authorization_url="https://{domain}/oauth2/{authorization_server}/v1/authorize",
         token_url="https://{domain}/oauth2/{authorization_server}/v1/token",
         revocation_url="https://{domain}/oauth2/{authorization_server}/v1/revoke",
+        device_authorization_url="https://{domain}/oauth2/{authorization_server}/v1/device/authorize",
         issuer="https://{domain}/oauth2/{authorization_server}",
         scopes=("openid", "offline_access"),
         client_auth="none",
+        notes="Grant device_code: a native app with the Device Authorization grant type ticked.",
     ),
     # docs/provider-notes/auth0.md: tenant domain (or custom domain); without audience the access
     # token only works for /userinfo; callbacks must match exactly, port included.
@@ -251,18 +269,23 @@ _PRESETS = (
         "auth0", "Auth0 (options domain, audience)",
         docs=("https://auth0.com/docs/get-started/authentication-and-authorization-flow/"
               "authorization-code-flow-with-pkce",
-              "https://auth0.com/docs/api/authentication"),
+              "https://auth0.com/docs/api/authentication",
+              "https://auth0.com/docs/get-started/authentication-and-authorization-flow/"
+              "device-authorization-flow"),
         register="https://manage.auth0.com/#/applications",
         options=(Option("domain", "your tenant's domain, e.g. example.eu.auth0.com"),
                  Option("audience", "the API identifier of your API in Auth0", plain=False)),
         authorization_url="https://{domain}/authorize",
         token_url="https://{domain}/oauth/token",
         revocation_url="https://{domain}/oauth/revoke",
+        device_authorization_url="https://{domain}/oauth/device/code",
         issuer="https://{domain}/",
         scopes=("openid", "offline_access"),
         auth_params={"audience": "{audience}"},
         client_auth="none",
-        notes="Register the exact callback, port included (set redirect_port).",
+        notes="Register the exact callback, port included (set redirect_port). Grant "
+        "device_code: a Native app with the Device Code grant type on; give the audience also "
+        "as --token-param audience=ID, which is what the device request sends.",
     ),
     # docs/provider-notes/strava.md: comma-separated scopes; expires_at beside expires_in (read
     # for every datasource); client id and secret as form fields; loopback hosts white-listed by
@@ -345,7 +368,10 @@ _PRESETS = (
         authorization_url="https://{host}/realms/{realm}/protocol/openid-connect/auth",
         token_url="https://{host}/realms/{realm}/protocol/openid-connect/token",
         revocation_url="https://{host}/realms/{realm}/protocol/openid-connect/revoke",
+        device_authorization_url="https://{host}/realms/{realm}/protocol/openid-connect/auth/device",
         issuer="https://{host}/realms/{realm}",
+        notes="Grant device_code: turn on 'OAuth 2.0 Device Authorization Grant' in the client's "
+        "capability config.",
     ),
 )
 

@@ -5,10 +5,11 @@ Each takes an optional `session`; without one it uses `default_session()`, the p
 `Session`, created on first use. Its store:
 
 * a `KeyringStore`: settings in the config file under `NB_OAUTH_HOME` (else the user config
-  directory), secrets in the keyring that keyring's own configuration selects. The backend is
-  checked when it is first used, i.e. at the first `save` (configure time,
-  security.md#secret-storage): keyring's `fail` backend raises `NoSecureStorage` with what to do, a
-  plaintext backend needs `NB_OAUTH_ALLOW_PLAINTEXT=1`, the `null` backend warns;
+  directory), secrets where the one switch says (`NB_OAUTH_STORE=keyring|memory|file`, or the
+  last `use_store` / `%datasource storage`; `nb_oauth.store.choice`). Nothing chosen: the keyring
+  that keyring's own configuration selects, and when it has no usable backend (keyring's `fail`
+  or `null` backend, a plaintext one without `NB_OAUTH_ALLOW_PLAINTEXT=1`) this kernel's memory,
+  said once in one line (security.md#secret-storage);
 * a `MemoryStore` when `NB_OAUTH_SESSION_ONLY=1` is set: nothing is written anywhere
   (security.md#secret-storage).
 
@@ -34,7 +35,9 @@ from nb_oauth.consent.flow import (
 )
 from nb_oauth.consent.flow import connect as _connect
 from nb_oauth.consent.flow import disconnect as _disconnect
+from nb_oauth.consent.unattended import unattended_reason
 from nb_oauth.datasource import Datasource
+from nb_oauth.errors import ConfigError, ConsentNeeded
 from nb_oauth.fetch import afetch_pages, fetch_pages
 from nb_oauth.oauth2_auth import OAuth2Auth
 from nb_oauth.pages import PageRules
@@ -54,6 +57,7 @@ __all__ = [
     "fetch_all",
     "remove",
     "save",
+    "use_store",
 ]
 
 
@@ -90,6 +94,44 @@ def save(
     (session or default_session()).save(
         datasource, client_secret=client_secret, session_only=session_only
     )
+
+
+class StorageReport(str):
+    """A line about storage, shown as is (no quotes) when a notebook cell displays it."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def use_store(store: str | None = None, *, session: Session | None = None) -> StorageReport:
+    """Choose where client secrets and tokens are kept (security.md#secret-storage), or, without
+    `store`, say where they are kept now and what the choices are.
+
+    `store` is `"keyring"` (the system keyring, or an encrypted `keyrings.cryptfile` backend
+    selected in keyring's own configuration), `"memory"` (this kernel only: sign in again after a
+    restart) or `"file"` (a 0600 file in a 0700 folder under `NB_OAUTH_HOME`). The choice applies
+    at once, copies this kernel's secrets and tokens to the new store (the old one keeps what it
+    held), and is recorded under `NB_OAUTH_HOME` for later kernels; `NB_OAUTH_STORE`, when set,
+    still wins there. `%datasource storage` is the same switch. Raises `ConfigError` for another
+    name or a session that cannot switch, and `NoSecureStorage` (nothing changed) when the store
+    may not be used here, such as a file store whose folder others can read.
+    """
+    from nb_oauth.store.keyring_store import KeyringStore
+
+    chosen = session or default_session()
+    if not isinstance(chosen.store, KeyringStore):
+        if os.environ.get("NB_OAUTH_SESSION_ONLY", "").strip() == "1":
+            why = "NB_OAUTH_SESSION_ONLY=1 keeps everything, settings too, in this kernel's memory"
+            fix = "unset it and restart the kernel to choose a store"
+        else:
+            why = f"this session's store ({type(chosen.store).__name__}) has no switch"
+            fix = "use a Session over a KeyringStore to choose a store"
+        if store is None:
+            return StorageReport(f"{why[0].upper()}{why[1:]}; {fix}")
+        raise ConfigError("store", why, fix)
+    if store is None:
+        return StorageReport(chosen.store.storage())
+    return StorageReport(chosen.store.use_store(store))
 
 
 def remove(name: str, *, session: Session | None = None) -> None:
@@ -215,9 +257,18 @@ def connect(
     not yours. `paste=True` (JupyterHub, SSH, containers): instead of waiting for the redirect,
     asks for the address the browser was redirected to, without echoing it. `open_browser=False`
     only shows the link. See `nb_oauth.consent.flow.connect` for what it raises.
+
+    A run with nobody at the keyboard (papermill, `jupyter nbconvert --execute`, cron, CI, or
+    `NB_OAUTH_NONINTERACTIVE=1`: see `nb_oauth.consent.unattended`) raises `ConsentNeeded` at
+    once instead of waiting for a browser.
     """
+    session = session or default_session()
+    if session.datasource(name).grant != "client_credentials":
+        reason = unattended_reason()
+        if reason is not None:
+            raise ConsentNeeded(name, reason)
     return _connect(
-        session or default_session(),
+        session,
         name,
         view=view or _default_view(),
         paste=paste,

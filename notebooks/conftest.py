@@ -23,6 +23,9 @@ collect_ignore = ["github.ipynb"]
 #: The environment of the kernels nbval starts.
 KERNEL_ENV = {
     "NB_OAUTH_DEMO_HEADLESS": "1",
+    # nbval sends cells with allow_stdin off, as papermill does, which nb_oauth takes for a run
+    # with nobody at the keyboard; here the stand-in browser is at the keyboard.
+    "NB_OAUTH_NONINTERACTIVE": "0",
     "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
 }
 

@@ -25,6 +25,11 @@ from tests.fileclock import EPOCH, FileClock
 
 __all__ = ["EPOCH", "FakeClock", "FileClock"]
 
+# The tests play the person at the keyboard (a robot browser, Chromium). Without this, a CI
+# machine (CI=true, no terminal) or a kernel run by nbclient would be recognised as unattended
+# and every sign-in would be refused; tests/test_unattended.py takes it away where it tests that.
+os.environ["NB_OAUTH_NONINTERACTIVE"] = "0"
+
 
 class FakeClock:
     """A clock that moves only when a test says so: ``clock()`` reads, ``advance(s)`` moves it."""
@@ -244,6 +249,7 @@ def nb_oauth_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("NB_OAUTH_HOME", str(home))
     monkeypatch.delenv("NB_OAUTH_SESSION_ONLY", raising=False)
     monkeypatch.delenv("NB_OAUTH_ALLOW_PLAINTEXT", raising=False)
+    monkeypatch.delenv("NB_OAUTH_STORE", raising=False)
     return home
 
 

@@ -11,7 +11,7 @@ import anyio
 import httpx
 import pytest
 
-from nb_oauth.datasource import Datasource
+from nb_oauth.datasource import Datasource, loopback_redirect_uri
 from nb_oauth.demo import DemoProvider
 from nb_oauth.errors import SecurityWarning
 from nb_oauth.grants.pkce import new_pkce, new_state
@@ -47,7 +47,7 @@ def connect(session: Session, datasource: Datasource, now: Callable[[], float]) 
     secret = SECRETS[datasource.client_id]
     session.save(datasource, client_secret=secret)
     pkce, state = new_pkce(), new_state()
-    redirect_uri = datasource.redirect_uri(8765)
+    redirect_uri = loopback_redirect_uri(8765)
     params = {"response_type": "code", "client_id": datasource.client_id, "state": state,
               "redirect_uri": redirect_uri, "scope": datasource.scope_string,
               "code_challenge": pkce.code_challenge, "code_challenge_method": "S256"}  # fmt: skip

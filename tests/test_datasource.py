@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from IPython.core.formatters import DisplayFormatter
 
-from nb_oauth.datasource import Datasource
+from nb_oauth.datasource import Datasource, loopback_redirect_uri
 from nb_oauth.errors import ConfigError
 
 SPEC_FIELDS = [
@@ -20,7 +20,8 @@ SPEC_FIELDS = [
     "base_url", "redirect_port", "refresh_leeway", "send_scope_on_refresh", "issuer",
     "revocation_url",
     # SPEC section 13 (second wave)
-    "resource", "headers", "provider", "provider_options",
+    "resource", "headers", "provider", "provider_options", "redirect_uri",
+    "device_authorization_url",
 ]  # fmt: skip
 
 AUTH_CODE: dict[str, Any] = {
@@ -144,8 +145,8 @@ def test_password_and_implicit_grants_are_refused_with_a_reason(grant: str, hint
 
 
 def test_unknown_grant_lists_the_choices() -> None:
-    error = config_error(grant="device_code")
-    assert "'authorization_code' or 'client_credentials'" in str(error)
+    error = config_error(grant="saml_bearer")
+    assert "'authorization_code' or 'device_code' or 'client_credentials'" in str(error)
 
 
 def test_authorization_code_requires_an_authorization_url() -> None:
@@ -358,17 +359,53 @@ def test_extra_origins_must_be_https_origins(origin: str) -> None:
     assert config_error(extra_origins=[origin]).field == "extra_origins"
 
 
-def test_redirect_uri_is_the_loopback_ip_literal() -> None:
-    # SPEC section 2, RFC 8252 §7.3, SEC-1
+def test_redirect_uri_defaults_to_the_loopback_ip_literal() -> None:
+    # SPEC sections 2 and 11, RFC 8252 §7.3, SEC-1
     ds = make()
-    assert ds.redirect_uri(53682) == "http://127.0.0.1:53682/callback"
-    assert ds.redirect_uri(53682, ipv6=True) == "http://[::1]:53682/callback"
+    assert ds.redirect_uri == "http://127.0.0.1/callback"
+    assert not ds.uses_server_callback
+    assert ds.loopback_port == 0
+    assert loopback_redirect_uri(53682) == "http://127.0.0.1:53682/callback"
+    assert loopback_redirect_uri(53682, ipv6=True) == "http://[::1]:53682/callback"
 
 
-@pytest.mark.parametrize("port", [0, 65536, True])
-def test_redirect_uri_needs_a_bound_port(port: int) -> None:
-    with pytest.raises(ValueError):
-        make().redirect_uri(port)
+def test_a_loopback_redirect_uri_may_name_the_port() -> None:
+    assert make(redirect_uri="http://127.0.0.1:8765/callback").loopback_port == 8765
+    assert make(redirect_port=8765).loopback_port == 8765
+    error = config_error(redirect_uri="http://127.0.0.1:8765/callback", redirect_port=9000)
+    assert error.field == "redirect_port" and "once" in str(error)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://hub.example/hub/user-redirect/nb-oauth/callback",
+        "https://jupyter.example/user/alice/nb-oauth/callback",
+        "http://127.0.0.1:8000/hub/user-redirect/nb-oauth/callback",
+    ],
+)
+def test_a_server_callback_redirect_uri(uri: str) -> None:
+    # SPEC section 11: any URI whose path ends in /nb-oauth/callback means the server extension
+    ds = make(redirect_uri=uri)
+    assert ds.uses_server_callback and ds.redirect_uri == uri and ds.loopback_port == 0
+
+
+@pytest.mark.parametrize(
+    ("uri", "said"),
+    [
+        ("https://example.com/callback", "neither a loopback address"),
+        ("http://jupyter.example/user/a/nb-oauth/callback", "https"),
+        ("http://localhost/callback", "localhost"),
+        ("http://127.0.0.1/other", "path is not /callback"),
+        ("https://hub.example/nb-oauth/callback?x=1", "query"),
+        ("https://hub.example/nb-oauth/callback#top", "fragment"),
+    ],
+)
+def test_a_redirect_uri_that_is_neither_path_is_refused(uri: str, said: str) -> None:
+    # issue 16, bad input: neither loopback nor .../nb-oauth/callback
+    error = config_error(redirect_uri=uri)
+    assert error.field == "redirect_uri" and said in str(error)
+    assert "\n" not in str(error)
 
 
 def test_replace_revalidates() -> None:

@@ -134,12 +134,14 @@ def test_metadata_describes_every_endpoint_and_capability(demo_provider: DemoPro
     assert meta["authorization_endpoint"] == demo_provider.authorization_url
     assert meta["token_endpoint"] == demo_provider.token_url
     assert meta["revocation_endpoint"] == demo_provider.revocation_url
+    assert meta["device_authorization_endpoint"] == demo_provider.device_authorization_url
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert meta["response_types_supported"] == ["code"]
     assert set(meta["grant_types_supported"]) == {
         "authorization_code",
         "refresh_token",
         "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",  # RFC 8628 §4
     }
     assert set(meta["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic",

@@ -46,7 +46,8 @@ def test_every_exported_error_derives_from_nb_oauth_error() -> None:
     classes = [
         obj for obj in exported if isinstance(obj, type) and not issubclass(obj, NbOAuthWarning)
     ]
-    assert len(classes) == 25  # with RateLimited and PagingError (issue 17)
+    # the second wave added DeviceCodeExpired and ConsentNeeded; issue 17 RateLimited, PagingError
+    assert len(classes) == 27
     assert all(issubclass(cls, NbOAuthError) for cls in classes)
     assert issubclass(NbOAuthWarning, UserWarning)
 

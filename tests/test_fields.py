@@ -46,5 +46,7 @@ def test_choices_are_the_values_the_datasource_accepts() -> None:
             changes = {f.name: value}
             if value == "client_credentials":
                 changes["authorization_url"] = None
+            if value == "device_code":
+                changes["device_authorization_url"] = "https://as.example/device"
             Datasource(name="x", token_url="https://as.example/t", client_id="c",
                        authorization_url="https://as.example/a").replace(**changes)

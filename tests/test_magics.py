@@ -192,7 +192,7 @@ def test_tab_completion_offers_subcommands_options_then_names(
     # Nothing typed yet: the subcommands, and no Python keywords before them.
     assert completions_of(ip, "%datasource ") == [
         "add", "connect", "disconnect", "discover", "edit", "list", "providers", "remove", "show",
-        "use",
+        "storage", "use",
     ]
     assert "github" in completions_of(ip, "%datasource add gh --provider ")
     assert "microsoft" in completions_of(ip, "%datasource providers ")
@@ -504,7 +504,7 @@ def test_add_checks_the_keyring_before_asking_for_the_secret(
 
     from nb_oauth.store.keyring_store import KeyringStore
 
-    store = KeyringStore(backend=keyring.backends.fail.Keyring())
+    store = KeyringStore(backend=keyring.backends.fail.Keyring(), store="keyring")
     magics = load(ip, session=Session(store, now=clock))
     prompts: list[str] = []
     magics.context.prompt_secret = lambda prompt: prompts.append(prompt) or "typed-for-nothing"

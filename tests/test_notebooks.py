@@ -168,6 +168,9 @@ def _kernel_env(tmp: Path) -> dict[str, str]:
     }
     env.update(
         NB_OAUTH_DEMO_HEADLESS="1",
+        # nbclient sends cells without stdin, which alone means unattended; the stand-in browser
+        # plays the person here (notebooks/conftest.py does the same for nbval).
+        NB_OAUTH_NONINTERACTIVE="0",
         NB_OAUTH_HOME=str(tmp / "nb_oauth_home"),
         # The notebooks keep everything in memory; a keyring call would fail loudly.
         PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",

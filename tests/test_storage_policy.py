@@ -80,21 +80,34 @@ def test_config_writes_are_atomic_and_keep_other_datasources(nb_oauth_home: Path
 # --- the backend policy (SEC-37, SEC-38) ----------------------------------------------------------
 
 
-def test_the_fail_backend_gets_an_actionable_message_and_nothing_is_saved(
+def test_the_fail_backend_falls_back_to_memory_with_one_line_and_writes_no_secret(
     nb_oauth_home: Path,
 ) -> None:
     session = Session(KeyringStore(backend=keyring.backends.fail.Keyring()))
-    with pytest.raises(NoSecureStorage) as caught:
+    with pytest.warns(StorageWarning) as told:
         nb_oauth.save(ds(), client_secret=CANARY_SECRET, session=session)
-    message = str(caught.value)
-    for remedy in ("keyrings.cryptfile", "PYTHON_KEYRING_BACKEND", "session_only=True"):
-        assert remedy in message
+    assert len(told) == 1  # SEC-37: one line, once
+    message = str(told[0].message)
     assert "\n" not in message and CANARY_SECRET not in message
+    assert "kernel's memory" in message and "%datasource storage file" in message
+    assert session.store.load_secret("crm") == Secret(CANARY_SECRET)
+    assert session.store.secret_location("crm") == "this kernel's memory"
+    # Only the non-secret config file is written.
+    written = sorted(p.name for p in nb_oauth_home.rglob("*") if p.is_file())
+    assert written == ["datasources.json", "datasources.json.lock"]
+    assert CANARY_SECRET not in (nb_oauth_home / "datasources.json").read_text()
+
+
+def test_an_explicit_keyring_choice_without_a_keyring_is_refused_in_one_line(
+    nb_oauth_home: Path,
+) -> None:
+    store = KeyringStore(backend=keyring.backends.fail.Keyring(), store="keyring")
+    with pytest.raises(NoSecureStorage) as caught:
+        nb_oauth.save(ds(), client_secret=CANARY_SECRET, session=Session(store))
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 300 and CANARY_SECRET not in message
+    assert "%datasource storage memory" in message
     assert not (nb_oauth_home / "datasources.json").exists()
-    public = ds(grant="authorization_code", client_auth="none",
-                authorization_url="https://auth.example.com/authorize")
-    with pytest.raises(NoSecureStorage):  # a public client, no secret: still refused
-        nb_oauth.save(public, session=session)
 
 
 def test_the_null_backend_warns_that_nothing_survives(nb_oauth_home: Path) -> None:
@@ -109,8 +122,17 @@ def test_a_plaintext_backend_needs_an_explicit_opt_in(
 ) -> None:
     backend = PlaintextKeyring()
     backend.file_path = str(tmp_path / "plain.cfg")
+    # Nothing chosen: not used; secrets stay in memory, said in one line (SEC-37).
+    session = Session(KeyringStore(backend=backend))
+    with pytest.warns(StorageWarning, match="plain text"):
+        session.save(ds(), client_secret=CANARY_SECRET)
+    assert session.store.load_secret("crm") == Secret(CANARY_SECRET)
+    assert not Path(backend.file_path).exists()
+    # The keyring store chosen explicitly: refused in one line.
     with pytest.raises(NoSecureStorage, match="plain text"):
-        Session(KeyringStore(backend=backend)).save(ds(), client_secret=CANARY_SECRET)
+        Session(KeyringStore(backend=backend, store="keyring")).save(
+            ds(), client_secret=CANARY_SECRET
+        )
     assert not Path(backend.file_path).exists()
     monkeypatch.setenv("NB_OAUTH_ALLOW_PLAINTEXT", "1")
     with pytest.warns(nb_oauth.SecurityWarning, match="plain-text"):

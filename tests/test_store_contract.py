@@ -43,12 +43,14 @@ def tokens(access: str = CANARY_ACCESS, refresh: str | None = CANARY_REFRESH) ->
     )
 
 
-@pytest.fixture(params=["memory", "keyring"])
+@pytest.fixture(params=["memory", "keyring", "keyring-store-memory", "keyring-store-file"])
 def store(request: Any, memory_keyring: MemoryKeyring, nb_oauth_home: Path) -> Iterator[TokenStore]:
     if request.param == "memory":
         yield MemoryStore()
-    else:
+    elif request.param == "keyring":
         yield KeyringStore()
+    else:  # the other stores of the switch (issue 16 item 4): the same contract
+        yield KeyringStore(store=request.param.rsplit("-", 1)[1])
 
 
 def test_unknown_names_load_as_none_and_deletes_are_idempotent(store: TokenStore) -> None:

@@ -24,6 +24,9 @@ class ConsoleView:
         print(text, file=self._stream or sys.stdout, flush=True)
 
     def waiting(self, sign_in: SignInLink) -> None:
+        if sign_in.is_device_code:
+            self._device_code(sign_in)
+            return
         if sign_in.opened:
             self._print("Sign in in the browser tab that opened (or open this link):")
         else:
@@ -42,6 +45,18 @@ class ConsoleView:
             f"Redirect URI to register at the provider: {sign_in.redirect_uri} (RFC 8252 loopback: "
             "any port is accepted by compliant providers; set redirect_port for those that are not)"
         )
+
+    def _device_code(self, sign_in: SignInLink) -> None:
+        self._print(
+            f"To sign in {sign_in.datasource}, open {sign_in.verification_uri} on any device and "
+            "enter this code:"
+        )
+        self._print(f"\n    {sign_in.user_code}\n")
+        if sign_in.opened:
+            self._print("(A browser tab with the code filled in was opened here.)")
+        elif sign_in.url != sign_in.verification_uri:
+            self._print(f"Or open this link, which fills the code in: {sign_in.url}")
+        self._print(f"Waiting up to {sign_in.timeout:g} s; press Ctrl-C to cancel.")
 
     def finished(self, message: str) -> None:
         self._print(message)

@@ -18,13 +18,15 @@ import warnings
 import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import httpx
 
 from nb_oauth.bearer import origin
 from nb_oauth.consent.catcher import LoopbackCatcher
+from nb_oauth.consent.device import device_sign_in
 from nb_oauth.consent.request import AuthorizationRequest, IgnoredResponse
+from nb_oauth.consent.view import ConsentView, SignInLink
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import (
     CallbackTimeout,
@@ -75,36 +77,6 @@ class NoRefreshToken(NbOAuthWarning):
     """The provider issued no refresh token: the connection ends when the access token expires."""
 
 
-class ConsentView(Protocol):
-    """What the user sees during a sign-in (a terminal, a notebook cell, a widget)."""
-
-    def waiting(self, sign_in: SignInLink) -> None:
-        """The sign-in URL is ready: show it as a link, with how long the wait lasts and, when
-        no browser could be opened here, that the user must open it
-        (security.md#remote-kernels-and-browsers)."""
-
-    def finished(self, message: str) -> None:
-        """The sign-in succeeded: replace the link with ``message``
-        (security.md#remote-kernels-and-browsers)."""
-
-    def ended(self) -> None:
-        """The sign-in failed or was cancelled: take the link away and show nothing else; the
-        caller reports why, once (the exception it gets)."""
-
-
-@dataclass(frozen=True)
-class SignInLink:
-    """What a :class:`ConsentView` shows while a sign-in waits for the browser."""
-
-    datasource: str
-    url: str
-    redirect_uri: str
-    timeout: float
-    paste: bool
-    #: False when the kernel could open no browser: the user must open the link.
-    opened: bool
-
-
 def open_in_new_tab(url: str) -> bool:
     """Open ``url`` in a new tab of the system browser (honours ``BROWSER``); never raises.
 
@@ -127,6 +99,8 @@ class ConnectResult:
     granted_scopes: tuple[str, ...]
     #: False for a client-credentials datasource, for which connect does nothing.
     needs_consent: bool = True
+    #: How the sign-in came back: "a device code", "the loopback redirect", ...
+    via: str = ""
 
     def __str__(self) -> str:
         if not self.needs_consent:
@@ -140,7 +114,8 @@ class ConnectResult:
             expiry = f"access token valid for {human_duration(self.expires_in)}"
         refresh = "refresh token stored" if self.has_refresh_token else "NO refresh token"
         scopes = " ".join(self.granted_scopes) or "(none reported)"
-        return f"Connected {self.datasource}: {expiry}, {refresh}; scopes: {scopes}"
+        via = f" (signed in via {self.via})" if self.via else ""
+        return f"Connected {self.datasource}: {expiry}, {refresh}; scopes: {scopes}{via}"
 
 
 @dataclass(frozen=True)
@@ -171,12 +146,17 @@ def connect(
     open_url: Callable[[str], bool] = open_in_new_tab,
     read_redirect: Callable[[str], str] = getpass.getpass,
     cancel: threading.Event | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> ConnectResult:
     """Get the user's consent for datasource ``name`` and store its tokens.
 
     ``cancel`` lets another thread end the wait for the browser (the widgets run this function in
     a background thread): setting it raises ``SignInCancelled`` within 0.1 s, with the port
     closed and nothing stored. It is not consulted while reading a pasted URL.
+
+    A ``device_code`` datasource signs in with the device grant instead
+    (`nb_oauth.consent.device`): a user code to enter on any device, no redirect; ``sleep``
+    replaces its wait between polls (tests pass one that moves a fake clock).
 
     Raises ``PortInUse`` (before any browser opens), ``AuthorizationDenied`` /
     ``AuthorizationError``, ``StateMismatch``, ``CallbackTimeout``, ``SignInCancelled``, the token
@@ -186,7 +166,7 @@ def connect(
     the code or a token.
     """
     ds = session.datasource(name)
-    if ds.grant != "authorization_code":
+    if ds.grant == "client_credentials":
         # A no-op for client credentials: the client fetches its token itself.
         return ConnectResult(
             datasource=name,
@@ -195,9 +175,15 @@ def connect(
             granted_scopes=(),
             needs_consent=False,
         )
+    if ds.grant == "device_code":
+        tokens = device_sign_in(
+            session, name, view=view, open_url=open_url, open_browser=open_browser,
+            timeout=timeout, cancel=cancel, sleep=sleep,
+        )
+        return _finish(session, ds, view, tokens, None, via="a device code")
     client_secret = session.store.load_secret(name)
     require_iss = _server_promises_iss(ds)
-    with LoopbackCatcher(ds.redirect_port) as catcher:
+    with LoopbackCatcher(ds.loopback_port) as catcher:
         request = AuthorizationRequest(ds, catcher.redirect_uri, require_iss=require_iss)
         catcher.expect(request)
         opened = open_browser and open_url(request.url)
@@ -215,6 +201,25 @@ def connect(
     try:
         refetch = (lambda: session.discover(name)) if ds.metadata_fetched_at is not None else None
         tokens, api_base = _redeem(ds.name, request, client_secret, code, session.now(), refetch)
+    except BaseException:
+        view.ended()
+        raise
+    via = "a pasted address" if paste else "the loopback redirect"
+    return _finish(session, ds, view, tokens, api_base, via=via)
+
+
+def _finish(
+    session: Session,
+    ds: Datasource,
+    view: ConsentView,
+    tokens: TokenSet,
+    api_base: str | None,
+    *,
+    via: str,
+) -> ConnectResult:
+    """Store a new sign-in's tokens, say so, and warn about what the provider left out."""
+    name = ds.name
+    try:
         _store_tokens(session, name, tokens)
     except BaseException:
         view.ended()
@@ -228,6 +233,7 @@ def connect(
         expires_in=tokens.expires_in(session.now()),
         has_refresh_token=bool(tokens.refresh_token),
         granted_scopes=tokens.granted_scopes,
+        via=via,
     )
     view.finished(str(result))
     missing = [scope for scope in ds.scopes if scope not in tokens.granted_scopes]
@@ -237,10 +243,10 @@ def connect(
             f"{' '.join(ds.scopes)}; granted: {' '.join(tokens.granted_scopes) or '(none)'}. "
             "Calls that need the others will be refused",
             NarrowerScopes,
-            stacklevel=2,
+            stacklevel=3,
         )
     if not tokens.refresh_token:
-        warnings.warn(_no_refresh_token_advice(name), NoRefreshToken, stacklevel=2)
+        warnings.warn(_no_refresh_token_advice(name), NoRefreshToken, stacklevel=3)
     return result
 
 

@@ -1,7 +1,8 @@
 """The demo authorization server: Authlib's server-side grants wired into a small Flask app.
 
 Endpoints (RFC names): ``/authorize`` (consent page, RFC 6749 §4.1.1), ``/token`` (§3.2),
-``/revoke`` (RFC 7009) and ``/.well-known/oauth-authorization-server`` (RFC 8414).
+``/revoke`` (RFC 7009), ``/device_authorization`` and the ``/device`` verification page (RFC 8628),
+``/register`` (RFC 7591) and ``/.well-known/oauth-authorization-server`` (RFC 8414).
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7591 import ClientRegistrationEndpoint
 from authlib.oauth2.rfc7591.errors import InvalidClientMetadataError
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc8628 import (
+    DeviceAuthorizationEndpoint,
+    DeviceCodeGrant,
+    DeviceCredentialDict,
+)
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, jsonify, request
 from werkzeug.datastructures import MultiDict
@@ -192,6 +198,82 @@ class _ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mi
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
+class _DeviceCredential(DeviceCredentialDict):  # type: ignore[misc]
+    """A device code whose expiry follows the demo's clock (tests move a fake one)."""
+
+    def __init__(self, data: dict[str, object], now: Any) -> None:
+        super().__init__(data)
+        self._now = now
+
+    def is_expired(self) -> bool:
+        return bool(self._now() >= float(self["expires_at"]))
+
+
+class _DeviceAuthorization(DeviceAuthorizationEndpoint):  # type: ignore[misc]
+    """RFC 8628 §3.1–3.2; lifetime and interval come from the run's settings."""
+
+    CLIENT_AUTH_METHODS = ALL_AUTH_METHODS
+    issuer = ""
+
+    @property
+    def EXPIRES_IN(self) -> int:  # noqa: N802 (Authlib's name)
+        return int(self.server.settings.device_code_lifetime)
+
+    @property
+    def INTERVAL(self) -> int:  # noqa: N802 (Authlib's name)
+        return int(self.server.settings.device_interval)
+
+    def get_verification_uri(self) -> str:
+        return f"{self.issuer}/device"
+
+    def save_device_credential(self, client_id: str, scope: str | None,
+                               data: dict[str, Any]) -> None:
+        store: DemoStore = self.server.store
+        client = store.clients[client_id]
+        record = {**data, "client_id": client_id, "scope": client.get_allowed_scope(scope),
+                  "expires_at": store.now() + self.EXPIRES_IN}
+        with store.lock:
+            store.device_codes[data["device_code"]] = record
+        store.count("device_authorizations")
+
+
+class _DeviceCodeGrant(DeviceCodeGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
+
+    def query_device_credential(self, device_code: str) -> _DeviceCredential | None:
+        store: DemoStore = self.server.store
+        with store.lock:
+            record = store.device_codes.get(device_code)
+        return None if record is None else _DeviceCredential(record, store.now)
+
+    def query_user_grant(self, user_code: str) -> tuple[dict[str, str], bool] | None:
+        store: DemoStore = self.server.store
+        with store.lock:
+            decision = store.device_decisions.get(user_code)
+        return None if decision is None else (DEMO_USER, decision)
+
+    def should_slow_down(self, credential: _DeviceCredential) -> bool:
+        # RFC 8628 §3.5: a client that polls faster than the interval is told to slow down.
+        store: DemoStore = self.server.store
+        now = store.now()
+        with store.lock:
+            last = store.device_polls.get(credential["device_code"])
+            store.device_polls[credential["device_code"]] = now
+        settings = self.server.settings
+        least = settings.device_min_interval or settings.device_interval
+        return last is not None and now - last < least
+
+    def create_token_response(self) -> Any:
+        response = super().create_token_response()
+        # A device code is redeemed once; its user code cannot be approved again.
+        store: DemoStore = self.server.store
+        with store.lock:
+            record = store.device_codes.pop(self.request.credential["device_code"], None)
+            if record is not None:
+                store.device_decisions.pop(str(record["user_code"]), None)
+        return response
+
+
 class _Revocation(RevocationEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = ALL_AUTH_METHODS
 
@@ -267,6 +349,10 @@ def create_authorization_app(store: DemoStore, settings: DemoSettings, issuer: s
     server.register_grant(_RefreshTokenGrant)
     server.register_grant(_ClientCredentialsGrant)
     server.register_endpoint(_Revocation)
+    server.register_grant(_DeviceCodeGrant)
+    server.register_endpoint(
+        type("_IssuerDeviceAuthorization", (_DeviceAuthorization,), {"issuer": issuer})
+    )
     registration = type("_IssuerRegistration", (_Registration,), {"issuer": issuer})
     server.register_endpoint(registration)
     # RFC 9207 §2: iss in every authorization response, errors included.
@@ -312,6 +398,29 @@ def create_authorization_app(store: DemoStore, settings: DemoSettings, issuer: s
             return server.handle_error_response(None, error)
         return server.create_token_response()
 
+    @app.post("/device_authorization")
+    def device_authorization() -> Any:
+        return server.create_endpoint_response("device_authorization")
+
+    @app.route("/device", methods=["GET", "POST"])
+    def device() -> Response:
+        # RFC 8628 §3.3: the user enters the code shown on the device, then approves.
+        user_code = (request.values.get("user_code") or "").strip().upper()
+        decision = request.form.get("decision") if request.method == "POST" else None
+        with store.lock:
+            pending = {str(d["user_code"]): d for d in store.device_codes.values()
+                       if float(str(d["expires_at"])) > store.now()}
+            record = pending.get(user_code)
+            if record is not None and decision in ("approve", "deny"):
+                store.device_decisions[user_code] = decision == "approve"
+        if decision in ("approve", "deny") and record is not None:
+            store.count("device_decisions")
+            if decision == "approve":
+                return _page("Device approved", "<p>Signed in. Go back to your notebook: it "
+                             "continues by itself. You can close this tab.</p>")
+            return _page("Device denied", "<p>Access was denied. You can close this tab.</p>")
+        return _device_page(user_code, record, unknown=bool(user_code) and record is None)
+
     @app.post("/revoke")
     def revoke() -> Any:
         return server.create_endpoint_response("revocation")
@@ -347,7 +456,11 @@ def _metadata(issuer: str) -> dict[str, object]:
         "revocation_endpoint": f"{issuer}/revoke",
         "registration_endpoint": f"{issuer}/register",
         "response_types_supported": ["code"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "device_authorization_endpoint": f"{issuer}/device_authorization",
+        "grant_types_supported": [
+            "authorization_code", "refresh_token", "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code",
+        ],
         "token_endpoint_auth_methods_supported": ALL_AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": ALL_AUTH_METHODS,
         "code_challenge_methods_supported": ["S256"],
@@ -407,3 +520,34 @@ def _consent_page(grant: Any) -> Response:
     )
     # The request was validated before this page is shown, redirect URI included.
     return _page("nb_oauth demo provider: grant access?", body, form_target=grant.redirect_uri)
+
+
+def _device_page(user_code: str, record: dict[str, object] | None, *, unknown: bool) -> Response:
+    """The verification page (RFC 8628 §3.3): enter the code, or confirm the one in the link."""
+    if record is None:
+        problem = "<p><strong>That code is not valid or has expired.</strong></p>"
+        problem = problem if unknown else ""
+        body = (
+            f"{problem}<p>Enter the code shown in your notebook:</p>"
+            "<form method='get'><input name='user_code' id='user_code' autocomplete='off' "
+            "autofocus style='font-size:1.4em;letter-spacing:.1em;text-transform:uppercase'> "
+            "<button type='submit' id='next'>Next</button></form>"
+        )
+        return _page("nb_oauth demo provider: sign in a device", body, status=404 if unknown
+                     else 200)
+    scopes = str(record["scope"]).split()
+    scope_items = "".join(f"<li><code>{html.escape(s)}</code></li>" for s in scopes)
+    code = html.escape(user_code, quote=True)
+    body = (
+        f"<p>Code <strong style='font-size:1.4em;letter-spacing:.1em'>{code}</strong>: "
+        f"<strong>{html.escape(str(record['client_id']))}</strong> asks to access the demo API "
+        f"as <strong>{html.escape(DEMO_USER['name'])}</strong> with these scopes:</p>"
+        f"<ul>{scope_items}</ul>"
+        "<p>Approve only if this code is the one your notebook shows.</p>"
+        "<form method='post'>"
+        f"<input type='hidden' name='user_code' value='{code}'>"
+        "<button type='submit' name='decision' value='approve' id='approve'>Approve</button>"
+        "<button type='submit' name='decision' value='deny' id='deny'>Deny</button>"
+        "</form>"
+    )
+    return _page("nb_oauth demo provider: sign in a device?", body)

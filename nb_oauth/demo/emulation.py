@@ -3,10 +3,12 @@ providers notebook: nothing leaves the machine.
 
 One small server on 127.0.0.1 plays the authorization endpoint (it approves at once and redirects
 back with a code, as a browser that already consented would see), the token endpoint (code with
-S256 PKCE, refresh with optional rotation) and an API that checks the token. A `Profile` says how
-the provider departs from the RFCs (docs/provider-notes/<provider>.md): the header scheme of API
-calls, how clients authenticate, the token request's body encoding, the shape of the token
-response. Every request is logged, so a test asserts each quirk on what nb_oauth really sent.
+S256 PKCE, refresh with optional rotation, device code polling), the device authorization endpoint
+(RFC 8628 §3.1, at /device; the user's approval is the test's `approve_device()`) and an API that
+checks the token. A `Profile` says how the provider departs from the RFCs
+(docs/provider-notes/<provider>.md): the header scheme of API calls, how clients authenticate, the
+token request's body encoding, the shape of the token and device authorization responses. Every
+request is logged, so a test asserts each quirk on what nb_oauth really sent.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 __all__ = ["Emulation", "Logged", "Profile"]
+
+#: RFC 8628 §3.4.
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,37 @@ class Profile:
     nest: str | None = None
     #: The answer names the API's root in this member (Salesforce instance_url, Zoho api_domain).
     api_base_member: str | None = None
+    # -- the device grant (RFC 8628), docs/provider-notes/<provider>.md "Device grant" ----------
+    # Device code polls authenticate as `client_auth`; the device authorization endpoint also
+    # takes the client id alone (GitHub, Google and Microsoft document only that).
+    #: The member naming the verification page (Google: verification_url, as an RFC 8628 draft).
+    verification_member: str = "verification_uri"
+    #: The answer also gives verification_uri_complete (Microsoft, GitHub and Google do not).
+    verification_complete: bool = True
+    #: The polling interval announced, and the one enforced (slow_down below it; RFC 8628 §3.5).
+    device_interval: int = 5
+    device_min_interval: int | None = None
+    #: slow_down states the new interval (GitHub).
+    slow_down_interval: bool = False
+    #: The HTTP status of polling errors (GitHub: 200), and per error code where it differs
+    #: (Auth0: authorization_pending 403, slow_down 429).
+    device_error_status: int = 400
+    device_error_statuses: tuple[tuple[str, int], ...] = ()
+    #: The error when the user declines (Microsoft: authorization_declined).
+    declined_error: str = "access_denied"
+    device_lifetime: int = 900
+    #: More members of the device authorization response (Microsoft: message).
+    device_extra: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class _Device:
+    user_code: str
+    scope: str
+    expires: float
+    interval: int
+    last_poll: float | None = None
+    decision: bool | None = None  # None: the user has not answered yet
 
 
 @dataclass
@@ -70,6 +106,7 @@ class Emulation:
         self._codes: dict[str, tuple[str, str]] = {}  # code -> (challenge, redirect_uri)
         self._access: dict[str, float] = {}  # access token -> expiry
         self._refresh: set[str] = set()
+        self._devices: dict[str, _Device] = {}  # device code -> its state
         self._lock = threading.Lock()
         emulation = self
 
@@ -103,6 +140,22 @@ class Emulation:
     def requests(self, path: str) -> list[Logged]:
         return [entry for entry in self.log if entry.path == path]
 
+    @property
+    def pending_user_codes(self) -> list[str]:
+        """The user codes shown and not yet approved or declined."""
+        with self._lock:
+            return [d.user_code for d in self._devices.values() if d.decision is None]
+
+    def approve_device(self, approve: bool = True) -> None:
+        """The user enters the code and approves (or declines) on the verification page: every
+        pending device code is decided. Raises `LookupError` when none is pending."""
+        with self._lock:
+            pending = [d for d in self._devices.values() if d.decision is None]
+            if not pending:
+                raise LookupError("no device code is waiting for approval")
+            for device in pending:
+                device.decision = approve
+
     # -- the provider ---------------------------------------------------------------------------
 
     def _handle(self, http: BaseHTTPRequestHandler, method: str) -> None:
@@ -122,6 +175,8 @@ class Emulation:
             self._authorize(http, query)
         elif url.path == "/token":
             self._token(http, entry)
+        elif url.path == "/device":
+            self._device_authorization(http, entry)
         else:
             self._api(http, headers)
 
@@ -135,12 +190,69 @@ class Emulation:
         http.send_header("Content-Length", "0")
         http.end_headers()
 
-    def _token(self, http: BaseHTTPRequestHandler, entry: Logged) -> None:
-        if not self._client_ok(entry):
-            return self._send(http, 401, {"error": "invalid_client"})
-        grant = entry.form.get("grant_type")
+    def _device_authorization(self, http: BaseHTTPRequestHandler, entry: Logged) -> None:
+        # RFC 8628 §3.1: the client id, or the client's authentication.
+        if not any(self._client_ok(entry, m) for m in (self.profile.client_auth, "none")):
+            return self._answer(http, entry, 401, {"error": "invalid_client"})
+        profile = self.profile
+        device_code, user_code = secrets.token_urlsafe(24), "WDJB-MJHT"
+        verification = f"{self.base}/activate"
         with self._lock:
-            if grant == "authorization_code":
+            self._devices[device_code] = _Device(
+                user_code, entry.form.get("scope", ""), self.now() + profile.device_lifetime,
+                profile.device_interval,
+            )
+        body: dict[str, object] = {
+            "device_code": device_code, "user_code": user_code,
+            profile.verification_member: verification,
+            "expires_in": profile.device_lifetime, "interval": profile.device_interval,
+        }
+        if profile.verification_complete:
+            query = urlencode({"user_code": user_code})
+            body["verification_uri_complete"] = f"{verification}?{query}"
+        body.update(profile.device_extra)
+        self._answer(http, entry, 200, body)
+
+    def _device_poll(self, entry: Logged) -> tuple[int, dict[str, object]] | None:
+        """The answer to a device code poll (RFC 8628 §3.5), or None when tokens are due."""
+        profile = self.profile
+        device = self._devices.get(entry.form.get("device_code", ""))
+        if device is None:
+            return 400, {"error": "invalid_grant"}
+
+        def error(code: str, **more: object) -> tuple[int, dict[str, object]]:
+            status = dict(profile.device_error_statuses).get(code, profile.device_error_status)
+            return status, {"error": code, **more}
+
+        now = self.now()
+        if now >= device.expires:
+            return error("expired_token")
+        too_soon = device.last_poll is not None and (
+            now - device.last_poll < (profile.device_min_interval or device.interval)
+        )
+        device.last_poll = now
+        if too_soon:
+            device.interval += 5
+            if profile.slow_down_interval:
+                return error("slow_down", interval=device.interval)
+            return error("slow_down")
+        if device.decision is None:
+            return error("authorization_pending")
+        if not device.decision:
+            return error(profile.declined_error)
+        del self._devices[entry.form["device_code"]]
+        return None
+
+    def _token(self, http: BaseHTTPRequestHandler, entry: Logged) -> None:
+        grant = entry.form.get("grant_type")
+        if not self._client_ok(entry, self.profile.client_auth):
+            return self._send(http, 401, {"error": "invalid_client"})
+        with self._lock:
+            if grant == DEVICE_CODE_GRANT:
+                refusal = self._device_poll(entry)
+                if refusal is not None:
+                    return self._answer(http, entry, *refusal)
+            elif grant == "authorization_code":
                 challenge, redirect_uri = self._codes.pop(entry.form.get("code", ""), ("", ""))
                 verifier = entry.form.get("code_verifier", "")
                 digest = hashlib.sha256(verifier.encode()).digest()
@@ -159,7 +271,7 @@ class Emulation:
                 return self._send(http, 400, {"error": "unsupported_grant_type"})
             access, refresh = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
             self._access[access] = self.now() + self.profile.lifetime
-            if self.profile.rotate or grant == "authorization_code":
+            if self.profile.rotate or grant != "refresh_token":
                 self._refresh.add(refresh)
             else:
                 refresh = entry.form["refresh_token"]
@@ -176,13 +288,17 @@ class Emulation:
         if self.profile.nest:
             body = {"ok": True, "access_token": "bot-token-not-for-us", "token_type": "bot",
                     self.profile.nest: {**body, "token_type": "user"}}
+        self._answer(http, entry, 200, body)
+
+    def _answer(self, http: BaseHTTPRequestHandler, entry: Logged, status: int,
+                body: dict[str, object]) -> None:
+        """JSON, or a form when the provider answers so unless asked for JSON (GitHub)."""
         accepts_json = "application/json" in entry.headers.get("accept", "")
         if self.profile.form_unless_json_accepted and not accepts_json:
-            return self._send_form(http, body)
-        self._send(http, 200, body)
+            return self._send_form(http, body, status)
+        self._send(http, status, body)
 
-    def _client_ok(self, entry: Logged) -> bool:
-        expected = self.profile.client_auth
+    def _client_ok(self, entry: Logged, expected: str) -> bool:
         basic = entry.headers.get("authorization", "")
         if expected == "basic":
             token = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
@@ -217,9 +333,11 @@ class Emulation:
         http.wfile.write(data)
 
     @staticmethod
-    def _send_form(http: BaseHTTPRequestHandler, body: dict[str, object]) -> None:
+    def _send_form(
+        http: BaseHTTPRequestHandler, body: dict[str, object], status: int = 200
+    ) -> None:
         data = urlencode({key: str(value) for key, value in body.items()}).encode()
-        http.send_response(200)
+        http.send_response(status)
         http.send_header("Content-Type", "application/x-www-form-urlencoded")
         http.send_header("Content-Length", str(len(data)))
         http.end_headers()

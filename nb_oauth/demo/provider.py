@@ -62,6 +62,9 @@ class DemoProvider:
         issue_refresh_token: bool = True,
         rotate_refresh_tokens: bool = True,
         auto_approve: bool = False,
+        device_code_lifetime: int = 600,
+        device_interval: int = 5,
+        device_min_interval: int | None = None,
         api_token_prefixes: tuple[str, ...] = ("Bearer",),
         now: Callable[[], float] = time.time,
     ) -> None:
@@ -70,6 +73,9 @@ class DemoProvider:
             issue_refresh_token=issue_refresh_token,
             rotate_refresh_tokens=rotate_refresh_tokens,
             auto_approve=auto_approve,
+            device_code_lifetime=device_code_lifetime,
+            device_interval=device_interval,
+            device_min_interval=device_min_interval,
             api_token_prefixes=api_token_prefixes,
             now=now,
         )
@@ -156,6 +162,32 @@ class DemoProvider:
     @property
     def revocation_url(self) -> str:
         return f"{self.issuer}/revoke"
+
+    @property
+    def device_authorization_url(self) -> str:
+        return f"{self.issuer}/device_authorization"
+
+    @property
+    def verification_url(self) -> str:
+        """Where a user enters a device sign-in's user code (RFC 8628 §3.3)."""
+        return f"{self.issuer}/device"
+
+    @property
+    def pending_user_codes(self) -> list[str]:
+        """User codes of device sign-ins that wait for a decision, oldest first."""
+        with self._store.lock:
+            return [str(d["user_code"]) for d in self._store.device_codes.values()
+                    if str(d["user_code"]) not in self._store.device_decisions]
+
+    def decide_device(self, user_code: str, *, approve: bool = True) -> None:
+        """Approve or deny a device sign-in as the user would on the verification page (for
+        tests and scripts; the page itself is what a person uses). Raises ``KeyError`` for an
+        unknown or expired user code."""
+        with self._store.lock:
+            known = {str(d["user_code"]) for d in self._store.device_codes.values()}
+            if user_code not in known:
+                raise KeyError("no pending device sign-in has this user code")
+            self._store.device_decisions[user_code] = approve
 
     @property
     def metadata_url(self) -> str:

@@ -21,6 +21,12 @@ class DemoSettings:
     issue_refresh_token: bool = True
     rotate_refresh_tokens: bool = True
     auto_approve: bool = False
+    # RFC 8628 §3.2: how long a device code lives and how often clients may poll.
+    device_code_lifetime: int = 600
+    device_interval: int = 5
+    # Polls closer together than this get slow_down (default: device_interval). Set above the
+    # advertised interval, it plays a server whose interval changed under the client.
+    device_min_interval: int | None = None
     # Authorization header schemes the protected API accepts, compared case-insensitively.
     api_token_prefixes: tuple[str, ...] = ("Bearer",)
     now: Callable[[], float] = field(default=time.time, repr=False)

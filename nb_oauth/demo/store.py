@@ -111,7 +111,11 @@ class DemoClient(ClientMixin):  # type: ignore[misc]
 
 def demo_clients(*, issue_refresh_token: bool = True) -> dict[str, DemoClient]:
     """The registered demo clients, one per client authentication method (plus a JSON one)."""
-    user_grants = ("authorization_code", "refresh_token")
+    user_grants = (
+        "authorization_code",
+        "refresh_token",
+        "urn:ietf:params:oauth:grant-type:device_code",
+    )
     confidential = (*user_grants, "client_credentials")
     clients = [
         DemoClient("demo-basic", "demo-basic-secret", "client_secret_basic", confidential),
@@ -211,6 +215,10 @@ class DemoStore:
         self.lock = threading.RLock()
         self.codes: dict[str, IssuedCode] = {}
         self.tokens: list[IssuedToken] = []
+        # RFC 8628: device codes by device_code, the user's decision by user_code, last polls.
+        self.device_codes: dict[str, dict[str, object]] = {}
+        self.device_decisions: dict[str, bool] = {}
+        self.device_polls: dict[str, float] = {}
         self.counters: Counter[str] = Counter()
         self.items: list[dict[str, object]] = [
             {"id": i, "name": f"item {i}", "owner": DEMO_USER["sub"]} for i in range(1, 46)

@@ -44,8 +44,9 @@ class AdjustableClock:
 def run_story(*, headless: bool, timeout: float, say: Callable[[str], None] = print) -> None:
     """Run the demo from start to end; raises on the first failure (the CLI makes it one line)."""
     clock = AdjustableClock()
-    with DemoProvider(token_lifetime=TOKEN_LIFETIME_S, now=clock) as provider:
-        say(f"[1/7] Demo provider running: issuer {provider.issuer}, API {provider.api_url}")
+    # Polls every second for the device step: a demo should not make anyone wait 5 s.
+    with DemoProvider(token_lifetime=TOKEN_LIFETIME_S, now=clock, device_interval=1) as provider:
+        say(f"[1/8] Demo provider running: issuer {provider.issuer}, API {provider.api_url}")
         session = Session(now=clock)  # in memory only: the demo leaves nothing behind
         # Only the API's URL: its protected resource metadata (RFC 9728) names the issuer, the
         # issuer's metadata (RFC 8414) gives the endpoints, and a public client is registered
@@ -55,12 +56,12 @@ def run_story(*, headless: bool, timeout: float, say: Callable[[str], None] = pr
         )
         ds = session.datasource("demo")
         say(
-            f"[2/7] Datasource 'demo' saved from the API URL alone: its metadata named the issuer "
+            f"[2/8] Datasource 'demo' saved from the API URL alone: its metadata named the issuer "
             f"{ds.issuer}, the endpoints, and registered the public client {ds.client_id[:8]}...; "
             "authorization code with PKCE, scopes profile items:read"
         )
 
-        say("[3/7] Consent: " + ("a stand-in browser approves" if headless else "your browser"))
+        say("[3/8] Consent: " + ("a stand-in browser approves" if headless else "your browser"))
         result = connect(
             session,
             "demo",
@@ -74,11 +75,11 @@ def run_story(*, headless: bool, timeout: float, say: Callable[[str], None] = pr
             items = api.get("/api/items", params={"per_page": 3}).json()
             names = ", ".join(item["name"] for item in items["items"])
             say(
-                f"[4/7] API calls with the token attached: /api/me -> {me['name']}; "
+                f"[4/8] API calls with the token attached: /api/me -> {me['name']}; "
                 f"/api/items -> {names} (of {items['total']})"
             )
 
-            say("[5/7] " + _whole_collection(api))
+            say("[5/8] " + _whole_collection(api))
 
             expires_in = result.expires_in or TOKEN_LIFETIME_S
             jump = expires_in - 30  # inside the 60 s refresh leeway
@@ -86,7 +87,7 @@ def run_story(*, headless: bool, timeout: float, say: Callable[[str], None] = pr
             api.get("/api/me").raise_for_status()
             refreshes = provider.counters.get("token:refresh_token", 0)
             say(
-                f"[6/7] Clock moved {human_duration(jump)} ahead, 30 s before expiry: the next "
+                f"[6/8] Clock moved {human_duration(jump)} ahead, 30 s before expiry: the next "
                 f"call refreshed the token by itself ({refreshes} refresh, rotation on) and worked"
             )
 
@@ -97,7 +98,8 @@ def run_story(*, headless: bool, timeout: float, say: Callable[[str], None] = pr
             after = "the API still answered (unexpected)"
         except ReauthRequired as exc:
             after = f"the next call says: {exc}"
-        say(f"[7/7] {outcome}; {after}")
+        say(f"[7/8] {outcome}; {after}")
+        _device_story(session, provider, headless=headless, timeout=timeout, say=say)
     say("Demo finished: the provider is stopped and nothing was written to disk or keyring.")
 
 
@@ -119,6 +121,29 @@ def _whole_collection(api: httpx.Client) -> str:
         f"Whole collection: {pulled} in a DataFrame ({rows} rows x {columns} columns, nested "
         f"owner.team as a column); amount by category: {summary}"
     )
+
+
+def _device_story(
+    session: Session, provider: DemoProvider, *, headless: bool, timeout: float,
+    say: Callable[[str], None],
+) -> None:
+    """The same API from a kernel the browser cannot reach (JupyterHub, SSH, a container): the
+    device grant, a short code entered on any device, no redirect back."""
+    session.save(Datasource(
+        name="demo-device", grant="device_code", issuer=provider.issuer,
+        base_url=provider.api_url, scopes="profile,items:read",
+    ))
+    say("[8/8] Where the browser cannot reach the kernel: datasource 'demo-device' with "
+        "grant='device_code' (RFC 8628)")
+    connect(
+        session,
+        "demo-device",
+        view=_StoryView(say),
+        timeout=timeout,
+        open_url=_headless_tab if headless else _browser_or_headless(say),
+    )
+    with session.client("demo-device") as api:
+        say(f"      /api/me -> {api.get('/api/me').json()['name']}")
 
 
 def _headless_tab(url: str) -> bool:
@@ -144,6 +169,12 @@ class _StoryView:
         self._say = say
 
     def waiting(self, sign_in: SignInLink) -> None:
+        if sign_in.is_device_code:
+            self._say(
+                f"      Enter the code {sign_in.user_code} at {sign_in.verification_uri} "
+                f"(waiting up to {sign_in.timeout:g} s; with the code filled in: {sign_in.url})"
+            )
+            return
         self._say(f"      Consent page (waiting up to {sign_in.timeout:g} s): {sign_in.url}")
 
     def finished(self, message: str) -> None:

@@ -24,6 +24,9 @@ from nb_oauth.tokens import TokenSet, parse_token_response
 __all__ = [
     "authorization_code_request",
     "client_credentials_request",
+    "DEVICE_CODE_GRANT_TYPE",
+    "device_authorization_request",
+    "device_code_request",
     "read_token_response",
     "refresh_token_request",
     "revocation_request",
@@ -177,6 +180,48 @@ def authorization_code_request(
         params,
         requested_scopes=tuple(datasource.scopes),
         spent=(code, code_verifier),
+    )
+
+
+#: RFC 8628 §3.4.
+DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def device_authorization_request(
+    datasource: Datasource, client_secret: Secret | None
+) -> TokenRequest:
+    """Ask for a device code and a user code (RFC 8628 §3.1): the client id (or its
+    authentication) and the scopes, at `datasource.device_authorization_url`. Raises
+    `ValueError` when the datasource has none (discovery fills it in before)."""
+    if not datasource.device_authorization_url:
+        raise ValueError("this datasource has no device_authorization_url")
+    params = {**datasource.token_params}
+    if datasource.scopes:
+        params["scope"] = datasource.scope_string
+    if datasource.resource:
+        params["resource"] = datasource.resource
+    return _authenticated_post(
+        datasource,
+        client_secret,
+        datasource.device_authorization_url,
+        params,
+        grant="device_authorization",
+        encoding=datasource.body_encoding,
+        requested_scopes=tuple(datasource.scopes),
+    )
+
+
+def device_code_request(
+    datasource: Datasource, client_secret: Secret | None, device_code: Secret
+) -> TokenRequest:
+    """Poll the token endpoint with the device code (RFC 8628 §3.4)."""
+    params = {"grant_type": DEVICE_CODE_GRANT_TYPE, "device_code": device_code.reveal()}
+    return _token_request(
+        datasource,
+        client_secret,
+        params,
+        requested_scopes=tuple(datasource.scopes),
+        spent=(device_code,),
     )
 
 

@@ -11,7 +11,13 @@ import httpx
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from nb_oauth.errors import InsufficientScope, NbOAuthError, PagingError, first_line
+from nb_oauth.errors import (
+    InsufficientScope,
+    NbOAuthError,
+    PagingError,
+    ReauthRequired,
+    first_line,
+)
 from nb_oauth.fetch import fetch_pages
 from nb_oauth.http_cell import (
     ApiCellError,
@@ -23,6 +29,7 @@ from nb_oauth.http_cell import (
 )
 from nb_oauth.jupyter.datasource_magic import unknown_datasource
 from nb_oauth.jupyter.display import HttpErrorBlock, JsonDict, JsonList, TextBody
+from nb_oauth.jupyter.reconnect import offer_reconnect
 from nb_oauth.pages import PageRules
 from nb_oauth.redact import redact_text, redact_url
 
@@ -131,6 +138,10 @@ def _send(
             url=_url_of(exc, request.url),
             excerpt=first_line(exc),
         )
+    except ReauthRequired as exc:
+        # The line says to sign in again; the button under it does it without blocking.
+        offer_reconnect(magics.shell, magics.context.session, name)
+        raise UsageError(first_line(exc)) from None
     except NbOAuthError as exc:
         # Already one line that says what to do (reconnect, fix a setting).
         raise UsageError(first_line(exc)) from None
@@ -157,10 +168,15 @@ def _fetch_all(magics: NbOAuthMagics, name: str, request: ApiRequest, line: ApiL
     except ImportError as exc:  # --df without pandas: the line says what to install
         raise UsageError(f"%%api: {exc}") from None
     except PagingError as exc:
+        if isinstance(exc.__cause__, ReauthRequired):
+            offer_reconnect(magics.shell, magics.context.session, name)
         if not exc.pages:
             raise UsageError(first_line(exc)) from None
         print(first_line(exc), file=sys.stderr)
         value = exc.items
+    except ReauthRequired as exc:
+        offer_reconnect(magics.shell, magics.context.session, name)
+        raise UsageError(first_line(exc)) from None
     except NbOAuthError as exc:
         raise UsageError(first_line(exc)) from None
     except httpx.HTTPError as exc:

@@ -26,7 +26,9 @@ from nb_oauth.errors import NbOAuthError, first_line
 from nb_oauth.fields import FIELDS, Field
 from nb_oauth.http_cell import ApiCellError, fill_placeholders
 from nb_oauth.jupyter.display import DatasourceList, DatasourceStatus, missing_base_url_hint
+from nb_oauth.jupyter.notices import storage_notices
 from nb_oauth.session import Session
+from nb_oauth.store.choice import STORES
 
 __all__ = ["COMMANDS", "Context", "completions", "run_datasource_command", "USAGE"]
 
@@ -45,6 +47,7 @@ USAGE = """\
 %datasource disconnect NAME                                 revoke and forget the tokens
 %datasource remove NAME                                     forget the datasource
 %datasource use NAME                                        the default for %%api
+%datasource storage [keyring|memory|file]                   where secrets are kept (the switch)
 Options of add/edit: %datasource add --help"""
 
 
@@ -375,6 +378,24 @@ def _use(ctx: Context, words: list[str]) -> object:
     return None
 
 
+def _storage(ctx: Context, words: list[str]) -> object:
+    parser = _Parser(
+        "%datasource storage",
+        description="Where client secrets and tokens are kept; without a store, where now.",
+    )
+    parser.add_argument(
+        "store", nargs="?", choices=STORES, metavar="STORE",
+        help="keyring (the system keyring), memory (this kernel only: sign in again after a "
+        "restart) or file (a 0600 file under NB_OAUTH_HOME); this kernel's secrets are copied "
+        "over and later kernels use it too",
+    )
+    args = parser.parse_args(words)
+    from nb_oauth.process_session import use_store
+
+    print(use_store(args.store, session=ctx.session))
+    return None
+
+
 def _name_parser(prog: str) -> _Parser:
     parser = _Parser(prog)
     parser.add_argument("name", metavar="NAME")
@@ -410,6 +431,7 @@ COMMANDS: dict[str, Callable[[Context, list[str]], object]] = {
     "providers": _providers,
     "remove": _remove,
     "show": _show,
+    "storage": _storage,
     "use": _use,
 }
 
@@ -428,6 +450,8 @@ def completions(session: Session, words: Sequence[str], fragment: str) -> list[s
         from nb_oauth.presets import PRESETS
 
         choices = sorted(PRESETS)
+    elif words[0] == "storage" and len(words) == 1 and not fragment.startswith("-"):
+        choices = STORES
     elif fragment.startswith("-"):
         choices = _option_names(words[0])
     elif words[0] in _TAKES_NAME and len(words) == 1:
@@ -476,7 +500,9 @@ def run_datasource_command(ctx: Context, line: str) -> object:
             f"%datasource: unknown subcommand {words[0]!r}; use one of {', '.join(COMMANDS)}"
         )
     try:
-        return command(ctx, words[1:])
+        # The memory fallback and a sign-out after a restart: one plain line each.
+        with storage_notices(print):
+            return command(ctx, words[1:])
     except _HelpShown:
         return None
     except NbOAuthError as exc:

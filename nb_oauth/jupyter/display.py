@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -45,28 +47,66 @@ def notebook_view() -> NotebookConsentView | None:
 
 
 class NotebookConsentView:
-    """Shows the sign-in link (``target="_blank"``: a new tab) in the cell output
-    and replaces it with the outcome, so the saved notebook keeps no sign-in URL
-    (security.md#remote-kernels-and-browsers). A
-    failure empties it: the magic or the caller reports the error, once."""
+    """Shows the sign-in link (``target="_blank"``: a new tab) in the cell output with a
+    countdown, and replaces it with the outcome, so the saved notebook keeps no sign-in URL
+    (security.md#remote-kernels-and-browsers). A failure empties it: the magic or the caller
+    reports the error, once.
 
-    def __init__(self) -> None:
+    The cell blocks while it waits, so the kernel cannot process a button click: the way to
+    cancel here is the kernel's interrupt, which the text says. (The widgets run the sign-in in
+    a thread instead, and have a Cancel button.)
+    """
+
+    def __init__(self, *, now: Callable[[], float] = time.monotonic, tick: float = 1.0) -> None:
         self._handle: DisplayHandle | None = None
+        self._now = now
+        self._tick = tick
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
 
-    def _show(self, markup: str) -> None:
-        if self._handle is None:
-            self._handle = display(HTML(markup), display_id=True)
-        else:
-            self._handle.update(HTML(markup))
+    def _show(self, markup: str, *, stop: bool = False) -> None:
+        # One lock for the countdown's check and its update, so that a tick can never write
+        # over the outcome.
+        with self._lock:
+            if stop:
+                self._stop.set()
+            if self._handle is None:
+                self._handle = display(HTML(markup), display_id=True)
+            else:
+                self._handle.update(HTML(markup))
 
     def waiting(self, sign_in: SignInLink) -> None:
-        self._show(sign_in_html(sign_in))
+        link = sign_in_html(sign_in)
+        deadline = self._now() + sign_in.timeout
+        self._stop = stop = threading.Event()
+        self._show(link + _countdown_html(deadline - self._now()))
+        threading.Thread(
+            target=self._count_down, args=(link, deadline, stop), name="nb_oauth-countdown",
+            daemon=True,
+        ).start()
+
+    def _count_down(self, link: str, deadline: float, stop: threading.Event) -> None:
+        # Its own thread: the cell's thread is blocked waiting for the sign-in meanwhile.
+        while not stop.wait(self._tick):
+            with self._lock:
+                if stop.is_set():
+                    return
+                assert self._handle is not None  # waiting() displayed it
+                self._handle.update(HTML(link + _countdown_html(deadline - self._now())))
 
     def finished(self, message: str) -> None:
-        self._show(f"<span>{html.escape(message)}</span>")
+        self._show(f"<span>{html.escape(message)}</span>", stop=True)
 
     def ended(self) -> None:
-        self._show("")
+        self._show("", stop=True)
+
+
+def _countdown_html(left: float) -> str:
+    seconds = max(0, round(left))
+    return (
+        f"<br><small>Waiting: {seconds // 60}:{seconds % 60:02d} left. To cancel, interrupt the "
+        "kernel (&#9632;).</small>"
+    )
 
 
 #: Links in widget HTML are not styled as links by JupyterLab (only rendered outputs are), so
@@ -75,7 +115,10 @@ LINK_STYLE = "color:var(--jp-content-link-color,#1976d2);text-decoration:underli
 
 
 def sign_in_html(sign_in: SignInLink) -> str:
-    """The sign-in link, how long the wait lasts, and what to do when no browser opened."""
+    """The sign-in link, how long the wait lasts, and what to do when no browser opened; for a
+    device sign-in, the user code large, and where to enter it."""
+    if sign_in.is_device_code:
+        return _device_code_html(sign_in)
     if sign_in.paste:
         how = "then paste the address it redirects to"
     else:
@@ -95,6 +138,25 @@ def sign_in_html(sign_in: SignInLink) -> str:
     return markup + (
         "<br><small>Redirect URI to register at the provider: "
         f"<code>{html.escape(sign_in.redirect_uri)}</code> (any loopback port, RFC 8252)</small>"
+    )
+
+
+def _device_code_html(sign_in: SignInLink) -> str:
+    short = html.escape(sign_in.verification_uri or sign_in.url, quote=True)
+    code = html.escape(sign_in.user_code or "")
+    opened = (
+        "A browser tab with the code filled in was opened."
+        if sign_in.opened
+        else "Or open the link below, which fills the code in."
+    )
+    return (
+        f"To sign in <b>{html.escape(sign_in.datasource)}</b>, open "
+        f'<a href="{short}" target="_blank" rel="noopener noreferrer" style="{LINK_STYLE}">'
+        f"{short}</a> on any device and enter this code:"
+        '<div style="font-size:2em;font-family:monospace;letter-spacing:.15em;margin:.3em 0">'
+        f"{code}</div>"
+        f'{opened} <a href="{html.escape(sign_in.url, quote=True)}" target="_blank" '
+        f'rel="noopener noreferrer" style="{LINK_STYLE}"><b>Open the sign-in page</b></a>'
     )
 
 
@@ -215,24 +277,35 @@ class DatasourceList:
     """``%datasource list``: one row per saved datasource."""
 
     rows: tuple[tuple[str, str, str, bool], ...]  # name, grant, status, default
+    #: Where their client secrets and tokens are kept (security.md#secret-storage).
+    secrets: str = ""
 
     @classmethod
     def of(cls, session: Session, *, default: str | None) -> DatasourceList:
         rows = []
+        where: dict[str, list[str]] = {}
         for name in session.names():
             ds = session.datasource(name)
             connected = session.store.load_tokens(name) is not None
             rows.append((name, ds.grant, "connected" if connected else "not connected",
                          name == default))
-        return cls(tuple(rows))
+            where.setdefault(session.store.secret_location(name), []).append(name)
+        if len(where) == 1:
+            secrets = f"Secrets are kept in {next(iter(where))}"
+        else:
+            secrets = "Secrets are kept in " + "; ".join(
+                f"{place} ({', '.join(names)})" for place, names in where.items()
+            )
+        return cls(tuple(rows), secrets if rows else "")
 
     def __str__(self) -> str:
         if not self.rows:
             return "No datasources yet: %datasource add NAME --token-url URL --client-id ID"
-        return "\n".join(
+        lines = [
             f"{'*' if default else ' '} {name:<20} {grant:<20} {status}"
             for name, grant, status, default in self.rows
-        )
+        ]
+        return "\n".join([*lines, self.secrets] if self.secrets else lines)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))

@@ -17,6 +17,7 @@ one kernel would disagree about what is saved. The Magics instance owns only per
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
@@ -43,6 +44,10 @@ class NbOAuthMagics(Magics):
         self._clients: dict[str, httpx.Client] = {}
         #: The completion matcher :func:`load` installed for these magics.
         self.matcher: Any = None
+        #: The pre_run_cell hook :func:`load` registered, and whether it installed the handler.
+        self.reauth_hook: Any = None
+        self.reauth_installed = False
+        self.reauth_handler: object | None = None
 
     @property
     def context(self) -> Context:
@@ -65,7 +70,8 @@ class NbOAuthMagics(Magics):
 
         %datasource add NAME --token-url URL --client-id ID [options]
             Save a datasource. Options are the fields of a datasource: --grant
-            (authorization_code | client_credentials), --authorization-url, --scopes "a,b",
+            (authorization_code | device_code | client_credentials), --authorization-url,
+            --device-authorization-url, --redirect-uri, --scopes "a,b",
             --token-placement (header | query), --header-prefix, --query-param, --client-auth
             (basic | body | none), --body-encoding (form | json), --auth-param KEY=VALUE,
             --token-param KEY=VALUE, --base-url, --extra-origin, --redirect-port,
@@ -74,9 +80,9 @@ class NbOAuthMagics(Magics):
             The client secret is prompted (input hidden), or read from the environment variable
             named by --client-secret-env VAR; it is never accepted on the line, which would be
             saved in the notebook and in IPython's history. --no-client-secret for public clients.
-            Settings go to the config file under NB_OAUTH_HOME and secrets to the OS keyring;
-            --session-only keeps everything in this kernel's memory instead (for machines
-            without a usable keyring, such as many JupyterHub servers).
+            Settings go to the config file under NB_OAUTH_HOME and secrets to the store that
+            %datasource storage shows (the OS keyring; where there is none, this kernel's
+            memory); --session-only keeps everything, settings too, in this kernel's memory.
         %datasource add NAME --provider PRESET --client-id ID [--provider-option KEY=VALUE]
             The same from a provider preset (endpoints, scopes, parameters and API headers
             filled in; options you give win).
@@ -98,13 +104,21 @@ class NbOAuthMagics(Magics):
         %datasource connect NAME [--paste] [--no-browser] [--timeout SECONDS]
             Sign in: opens the provider's consent page in a new browser tab (a link is shown
             too). --paste for kernels on another machine (JupyterHub, SSH): paste the address the
-            browser was redirected to.
+            browser was redirected to. A --grant device_code datasource shows a code to enter
+            on any device instead.
         %datasource disconnect NAME
             Revoke the tokens at the provider (when it has a revocation URL) and forget them.
         %datasource remove NAME
             Forget the datasource, its client secret and its tokens.
         %datasource use NAME
             Make NAME the datasource of %%api cells that name none.
+        %datasource storage [keyring|memory|file]
+            Where client secrets and tokens are kept: without an argument, where now and why;
+            with one, switch (this kernel's secrets are copied over) and remember the choice
+            under NB_OAUTH_HOME. keyring: the system keyring; memory: this kernel only (sign in
+            again after a restart); file: a 0600 file in a 0700 folder under NB_OAUTH_HOME.
+            The environment variable NB_OAUTH_STORE wins when set; nb_oauth.use_store is the
+            same switch in Python.
 
         Each subcommand also takes --help. Without arguments: in a notebook, the datasource
         form (ipywidgets); in a terminal, this summary. In a notebook, show NAME is a status
@@ -235,7 +249,26 @@ def load(ipython: Any, *, session: Session | None = None) -> NbOAuthMagics:
     ipython.register_magics(magics)
     magics.matcher = _matcher(magics)
     ipython.Completer.custom_matchers.append(magics.matcher)
+    magics.reauth_hook = _reauth_hook(ipython, magics)
+    magics.reauth_hook()
+    ipython.events.register("pre_run_cell", magics.reauth_hook)
     return magics
+
+
+def _reauth_hook(ipython: Any, magics: NbOAuthMagics) -> Any:
+    """Install the "sign in again" handler (`nb_oauth.jupyter.reconnect`) once nb_oauth's
+    errors are loaded: before a cell runs, so that loading the extension imports nothing (a
+    call that can need a sign-in has loaded them by then)."""
+
+    def reauth_hook(*info: Any) -> None:
+        if magics.reauth_installed or "nb_oauth.errors" not in sys.modules:
+            return
+        from nb_oauth.jupyter import reconnect
+
+        magics.reauth_handler = reconnect.install(ipython, lambda: magics.context.session)
+        magics.reauth_installed = True
+
+    return reauth_hook
 
 
 def unload(ipython: Any) -> None:
@@ -245,6 +278,12 @@ def unload(ipython: Any) -> None:
     if not isinstance(magics, NbOAuthMagics):
         return
     magics.close()
+    if magics.reauth_hook is not None:
+        ipython.events.unregister("pre_run_cell", magics.reauth_hook)
+    if magics.reauth_handler is not None:
+        from nb_oauth.jupyter import reconnect
+
+        reconnect.uninstall(ipython, magics.reauth_handler)
     matchers = ipython.Completer.custom_matchers
     if magics.matcher in matchers:
         matchers.remove(magics.matcher)

@@ -4,9 +4,10 @@ A store keeps, per datasource name, the non-secret `Datasource`, the client secr
 `TokenSet`. Two implementations:
 
 * `MemoryStore` (`nb_oauth.store.memory`): this process's memory only; "session-only" storage.
-* `KeyringStore` (`nb_oauth.store.keyring_store`): the config file plus the OS keyring,
-  shared by every kernel of the user. Imported lazily: it needs `keyring`, which the
-  protocol core does not (STYLE rule 1).
+* `KeyringStore` (`nb_oauth.store.keyring_store`): the config file plus a secrets vault: the
+  OS keyring, shared by every kernel of the user, or, where there is none, this kernel's memory
+  or a private 0600 file (`nb_oauth.store.choice` picks; `nb_oauth.store.file_vault`). Imported
+  lazily: it needs `keyring`, which the protocol core does not (STYLE rule 1).
 
 Contract for every implementation:
 
@@ -63,8 +64,8 @@ class TokenStore(Protocol):
     def load_secret(self, name: str) -> Secret | None: ...
 
     def check_writable(self, name: str) -> None:
-        """Raise what saving ``name`` would raise because of the store itself (no usable
-        keyring), so a user is told before typing a secret, not after."""
+        """Raise what saving ``name`` would raise because of the store itself (a chosen store
+        that may not be used here), so a user is told before typing a secret, not after."""
         ...
 
     def secret_location(self, name: str) -> str:

@@ -4,16 +4,15 @@ The policy of security.md#secret-storage, applied at configure time (the first k
 `KeyringStore`):
 
 * keyring's `fail` backend ("No recommended backend was available", normal on headless Linux,
-  Docker and JupyterHub, where there is no Secret Service): refused with `NoSecureStorage`, whose
-  one-paragraph message names the three ways out: an encrypted file backend
-  (`keyrings.cryptfile`, which asks for a passphrase) selected through keyring's own
-  configuration, a Secret Service in a D-Bus session, or session-only mode
-  (security.md#secret-storage).
-* keyring's `null` backend (after `keyring --disable`) stores nothing: allowed, with a
-  `StorageWarning` that every kernel restart needs a new consent.
-* a plaintext file backend (`keyrings.alt.file.PlaintextKeyring`, alone or inside keyring's
-  chainer): refused unless `allow_plaintext` (or `NB_OAUTH_ALLOW_PLAINTEXT=1`) was given, and then
-  allowed with a `SecurityWarning`. Never a silent plaintext fallback.
+  Docker and JupyterHub, where there is no Secret Service), keyring's `null` backend (after
+  `keyring --disable`), a chainer that chains nothing usable, and a plaintext file backend
+  (`keyrings.alt.file.PlaintextKeyring`) without the opt-in: when no store was chosen, secrets stay
+  in this kernel's memory, said once in one line (`fallback_notice`) that names the command that
+  makes them persistent. When the `keyring` store was chosen explicitly, `check_backend` refuses
+  `fail` and unapproved plaintext backends with a one-line `NoSecureStorage`, and keeps the `null`
+  backend's secrets in memory with a `StorageWarning`.
+* a plaintext file backend with `allow_plaintext` (or `NB_OAUTH_ALLOW_PLAINTEXT=1`): used, with a
+  `SecurityWarning`. Never a silent plaintext fallback.
 * anything else (macOS Keychain, Windows Credential Manager, Secret Service, KWallet,
   `keyrings.cryptfile`): used as is.
 
@@ -32,14 +31,26 @@ from nb_oauth.errors import NoSecureStorage, SecurityWarning, StorageWarning
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
-__all__ = ["Kind", "backend_name", "check_backend", "kind_of", "secret_size", "SMALLEST_LIMIT"]
+__all__ = [
+    "Kind",
+    "backend_name",
+    "check_backend",
+    "fallback_notice",
+    "fallback_reason",
+    "kind_of",
+    "secret_size",
+    "SMALLEST_LIMIT",
+    "writer_of",
+]
 
 Kind = Literal["fail", "null", "plaintext", "secure"]
 
 _FAIL = "keyring.backends.fail.Keyring"
 _NULL = "keyring.backends.null.Keyring"
 _CHAINER = "keyring.backends.chainer.ChainerBackend"
-_PLAINTEXT = frozenset({"keyrings.alt.file.PlaintextKeyring"})
+_PLAINTEXT = frozenset(
+    {"keyrings.alt.file.PlaintextKeyring", "keyrings.cryptfile.file.PlaintextKeyring"}
+)
 _WINDOWS = "keyring.backends.Windows.WinVaultKeyring"
 #: CRED_MAX_CREDENTIAL_BLOB_SIZE (danieljoos/wincred#18): the smallest limit a common backend has.
 SMALLEST_LIMIT = 5 * 512
@@ -55,15 +66,15 @@ def backend_name(backend: object) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def kind_of(backend: KeyringBackend) -> Kind:
-    """Classify `backend` for the policy above; keyring's chainer by the backends it chains."""
+def kind_of(backend: object) -> Kind:
+    """Classify `backend` for the policy above; keyring's chainer by the first backend it chains,
+    the one its writes go to (`pip install keyrings.cryptfile` on a machine without a system
+    keyring gives a chainer whose first backend is the encrypted file, and plain-text backends
+    after it), and as `fail` when it chains nothing."""
     paths = _paths(backend)
     if _CHAINER in paths:
         members = list(getattr(type(backend), "backends", []))
-        if not members:
-            return "fail"
-        kinds = {kind_of(member) for member in members}
-        return "plaintext" if "plaintext" in kinds else "secure"
+        return kind_of(members[0]) if members else "fail"
     if _FAIL in paths:
         return "fail"
     if _NULL in paths:
@@ -73,7 +84,15 @@ def kind_of(backend: KeyringBackend) -> Kind:
     return "secure"
 
 
-def secret_size(backend: KeyringBackend, value: str) -> tuple[int, int | None]:
+def writer_of(backend: object) -> object:
+    """The backend that writes go to: the first one a keyring chainer chains, else `backend`."""
+    if _CHAINER in _paths(backend):
+        members = list(getattr(type(backend), "backends", []))
+        return writer_of(members[0]) if members else backend
+    return backend
+
+
+def secret_size(backend: object, value: str) -> tuple[int, int | None]:
     """The size `value` takes in `backend` and the backend's limit in bytes (`None`: unknown)."""
     if _WINDOWS in _paths(backend):
         return len(value.encode("utf-16-le")), SMALLEST_LIMIT
@@ -81,7 +100,8 @@ def secret_size(backend: KeyringBackend, value: str) -> tuple[int, int | None]:
 
 
 def check_backend(backend: KeyringBackend, *, allow_plaintext: bool) -> None:
-    """Apply the policy to `backend`: return, warn, or raise `NoSecureStorage`.
+    """Apply the policy of an explicit `keyring` choice to `backend`: return, warn, or raise
+    `NoSecureStorage` (one line).
 
     Warns with `StorageWarning` (null) or `SecurityWarning` (allowed plaintext). Never logs.
     """
@@ -89,24 +109,21 @@ def check_backend(backend: KeyringBackend, *, allow_plaintext: bool) -> None:
     name = backend_name(backend)
     if kind == "fail":
         raise NoSecureStorage(
-            "No usable keyring: the keyring package found no secure backend here (normal on "
-            "headless Linux, in Docker and on JupyterHub, which have no Secret Service), so "
-            "nb_oauth has nowhere safe to keep client secrets and tokens",
-            _REMEDIES,
+            "The keyring store was chosen, but keyring has no usable backend here (normal on "
+            "headless Linux, in Docker and on JupyterHub)",
+            f"configure one (see python -m keyring diagnose), or choose {_OTHERS}",
         )
     if kind == "plaintext" and not allow_plaintext:
         raise NoSecureStorage(
-            f"The active keyring backend ({name}) stores secrets in plain text in a file that "
-            "you, root and every backup can read, so nb_oauth will not use it unless told to",
-            "pass allow_plaintext=True to KeyringStore (or set NB_OAUTH_ALLOW_PLAINTEXT=1) if "
-            f"you accept that risk, or {_REMEDIES}",
+            f"The keyring store was chosen, but its backend ({name}) keeps secrets in plain text",
+            f"set NB_OAUTH_ALLOW_PLAINTEXT=1 to accept that, or choose {_OTHERS}",
         )
     if kind == "plaintext":
         warnings.warn(
             f"nb_oauth keeps client secrets and tokens in a plain-text file ({name}), as "
             "allowed by allow_plaintext; anyone who can read your files can use them",
             SecurityWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
     elif kind == "null":
         warnings.warn(
@@ -114,19 +131,31 @@ def check_backend(backend: KeyringBackend, *, allow_plaintext: bool) -> None:
             "memory only, so after a kernel restart you must save the client secret and connect "
             "again",
             StorageWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
 
 
-_REMEDIES = (
-    "either use an encrypted file backend, which asks for a passphrase: pip install "
-    "keyrings.cryptfile, then select it in keyring's configuration (the line "
-    "default-keyring=keyrings.cryptfile.cryptfile.CryptFileKeyring under [backend] in the "
-    "keyringrc.cfg that `python -m keyring diagnose` shows, or the environment variable "
-    "PYTHON_KEYRING_BACKEND=keyrings.cryptfile.cryptfile.CryptFileKeyring); or run a Secret "
-    "Service such as gnome-keyring in a D-Bus session; or keep this datasource's secrets in "
-    "kernel memory only with nb_oauth.save(ds, client_secret=..., session_only=True) (or set "
-    "NB_OAUTH_SESSION_ONLY=1 before the first nb_oauth call) and connect again after every "
-    "kernel restart"
-)
+_OTHERS = "another store with %datasource storage memory or %datasource storage file"
 
+_WHY = {
+    "fail": "no usable system keyring here",
+    "null": "the keyring is disabled",
+    "plaintext": "the keyring backend {name} would keep them in plain text",
+}
+
+#: The one command that makes secrets persistent, in the fallback notice.
+PERSIST = '%datasource storage file (Python: nb_oauth.use_store("file"))'
+
+
+def fallback_reason(backend: object) -> str:
+    """Why `backend` is not used when no store was chosen ("no usable system keyring here")."""
+    return _WHY.get(kind_of(backend), _WHY["fail"]).format(name=backend_name(writer_of(backend)))
+
+
+def fallback_notice(backend: object) -> str:
+    """The one line said when secrets stay in kernel memory because `backend` is not usable."""
+    why = fallback_reason(backend)
+    return (
+        f"nb_oauth keeps client secrets and tokens in this kernel's memory ({why}): after a "
+        f"kernel restart, sign in again; to keep them in a private file instead, run {PERSIST}"
+    )

@@ -1,22 +1,25 @@
-"""`KeyringStore`: the config file for settings, the OS keyring for secrets.
+"""`KeyringStore`: the config file for settings, a secrets vault for secrets.
 
 Layout, per datasource `<name>`:
 
-* its non-secret fields in `<NB_OAUTH_HOME>/datasources.json` (`nb_oauth.store.config_file`);
-* keyring service `nb_oauth:<name>` (security.md#secret-storage), two entries with non-empty
+* its non-secret fields in `<NB_OAUTH_HOME>/datasources.json` (`nb_oauth.store.config_file`),
+  whichever store keeps the secrets, so a kernel restart never makes a datasource unknown;
+* its secrets in the vault the switch chose (`nb_oauth.store.choice`): a keyring backend, this
+  kernel's memory, or the private file (`nb_oauth.store.file_vault`). Each vault has keyring's
+  shape: service `nb_oauth:<name>` (security.md#secret-storage), two entries with non-empty
   usernames: `client_secret` (the bare secret) and `token_set` (`TokenSet.to_secret_json()`:
   versioned JSON with the refresh token, the access token, its expiry and the granted scopes). The
   access token is shared so that kernels sharing a datasource refresh once per expiry, not once
   each;
 * its renewal lock in `<NB_OAUTH_HOME>/locks/<name>.lock` (`nb_oauth.store.lock`,
-  security.md#single-flight-renewal).
+  security.md#single-flight-renewal), the same for every vault.
 
-Reads are cached in memory, so steady-state requests never touch the keyring (the auth does not
+Reads are cached in memory, so steady-state requests never touch the vault (the auth does not
 even call the store while its token is fresh). `load_tokens(name, fresh=True)` bypasses the cache;
 the auth calls it only while holding `renewal_lock(name)`, which is exactly when another kernel
-may have renewed. Writes go to the keyring first and update the cache only once they succeeded, so
+may have renewed. Writes go to the vault first and update the cache only once they succeeded, so
 a failed write leaves the previous state in both (security.md#secret-storage); each secret is one
-keyring entry, so a write is never half done.
+entry, so a write is never half done.
 
 Too large (security.md#secret-storage): before writing, a value is checked against the backend's
 known limit (Windows: 2560 bytes), and a backend error for a value above 2560 bytes is reported as
@@ -24,12 +27,15 @@ known limit (Windows: 2560 bytes), and a backend error for a value above 2560 by
 (the entry then holds an empty, long-expired one); the access token stays in this kernel's memory
 and the user is told once with `StorageWarning`. Other kernels then refresh for themselves.
 
-Backend policy (security.md#secret-storage, `nb_oauth.store.backends`): checked on the first keyring
-use, i.e. at configure time; `fail` and unapproved plaintext backends raise `NoSecureStorage`.
+Which vault (security.md#secret-storage, `nb_oauth.store.backends`), decided on the first use, i.e.
+at configure time: the store the switch names; with none named, the keyring when its backend is
+usable, else this kernel's memory, said once in one line. In a new kernel that keeps secrets in
+memory, that line names the datasources earlier kernels saved, which are signed out now, and what
+to run. `use_store` switches at run time, copying this kernel's secrets to the new vault.
 
 Session-only (security.md#secret-storage): `save_datasource(ds, session_only=True)` keeps that
 datasource, its secret and its tokens in a `MemoryStore` inside this store: no config entry, no
-keyring entry, no lock file. A name cannot be both: a name saved on disk must be removed before it
+vault entry, no lock file. A name cannot be both: a name saved on disk must be removed before it
 is saved session-only.
 
 Keyring errors (`keyring.errors.KeyringError`: a locked keyring, a D-Bus failure) become
@@ -44,7 +50,7 @@ import os
 import threading
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, Union
 
 import keyring
 import keyring.backend
@@ -53,19 +59,33 @@ import keyring.errors
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import (
     ConfigError,
+    NbOAuthError,
+    NbOAuthWarning,
     SecretTooLargeForBackend,
     StorageUnavailable,
     StorageWarning,
 )
 from nb_oauth.secret import Secret
 from nb_oauth.store.backends import (
+    PERSIST,
     SMALLEST_LIMIT,
     backend_name,
     check_backend,
+    fallback_notice,
+    fallback_reason,
     kind_of,
     secret_size,
+    writer_of,
+)
+from nb_oauth.store.choice import (
+    ENV_STORE,
+    StoreName,
+    check_name,
+    chosen_store,
+    record_choice,
 )
 from nb_oauth.store.config_file import ConfigFile, default_home
+from nb_oauth.store.file_vault import FileVault, secrets_path
 from nb_oauth.store.lock import FileRenewalLock, lock_path
 from nb_oauth.store.memory import MemoryStore, NoRenewalLock
 from nb_oauth.tokens import TokenSet
@@ -73,11 +93,16 @@ from nb_oauth.tokens import TokenSet
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
-__all__ = ["KeyringStore", "SECRET_USER", "TOKENS_USER", "service_name"]
+__all__ = ["KeyringStore", "SECRET_USER", "TOKENS_USER", "service_name", "signed_out_line"]
 
 SECRET_USER = "client_secret"
 TOKENS_USER = "token_set"
 _ENV_PLAINTEXT = "NB_OAUTH_ALLOW_PLAINTEXT"
+
+
+#: Where the secrets of datasources saved on disk go: a keyring backend (also the kernel-memory
+#: one) or the private file.
+_Vault = Union[keyring.backend.KeyringBackend, FileVault]
 
 
 def service_name(name: str) -> str:
@@ -86,9 +111,10 @@ def service_name(name: str) -> str:
 
 
 class _DiskStore:
-    """Datasources saved on disk: settings in the config file in `home`, secrets in a keyring
-    backend, renewals serialized by a lock file. `KeyringStore` (below) documents the
-    arguments and puts the session-only datasources beside these.
+    """Datasources saved on disk: settings in the config file in `home`, secrets in a vault (a
+    keyring backend, this kernel's memory or the private file), renewals serialized by a lock
+    file. `KeyringStore` (below) documents the arguments and puts the session-only datasources
+    beside these.
     """
 
     def __init__(
@@ -97,6 +123,7 @@ class _DiskStore:
         *,
         backend: KeyringBackend | None = None,
         allow_plaintext: bool | None = None,
+        store: StoreName | None = None,
     ) -> None:
         self.home = default_home() if home is None else Path(home)
         if allow_plaintext is None:
@@ -104,12 +131,17 @@ class _DiskStore:
         self._allow_plaintext = allow_plaintext
         self._config = ConfigFile(self.home)
         self._chosen = backend
-        self._backend: KeyringBackend | None = None
+        self._store = store
+        self._backend: _Vault | None = None
+        #: Which store the vault is, and why (for `%datasource storage` without an argument).
+        self.store: StoreName | None = None
+        self.origin = ""
         self._lock = threading.RLock()
         self._secrets: dict[str, Secret | None] = {}
         self._tokens: dict[str, TokenSet | None] = {}
         self._unshared: dict[str, TokenSet] = {}  # token sets whose access token is memory-only
         self._told: set[str] = set()
+        self._saved_here: set[str] = set()  # names whose secrets this process wrote
 
     # --- datasources ------------------------------------------------------------------------------
 
@@ -145,14 +177,13 @@ class _DiskStore:
     # --- the client secret ------------------------------------------------------------------------
 
     def check_writable(self, name: str) -> None:
-        """Raise `NoSecureStorage` now if the keyring may not be used."""
+        """Raise `NoSecureStorage` now if the chosen store may not be used; the first call tells
+        (once, in one line) when secrets stay in kernel memory."""
         self.backend()  # security.md#secret-storage
 
     def secret_location(self, name: str) -> str:
         """Where ``name``'s secrets are kept, in words for the user."""
-        if isinstance(self.backend(), KernelMemoryKeyring):
-            return "this kernel's memory"
-        return "the system keyring"
+        return self.where()
 
     def load_secret(self, name: str) -> Secret | None:
         with self._lock:
@@ -165,6 +196,7 @@ class _DiskStore:
         with self._lock:
             self._set(name, SECRET_USER, secret.reveal())
             self._secrets[name] = secret
+            self._saved_here.add(name)
 
     def delete_secret(self, name: str) -> None:
         with self._lock:
@@ -217,6 +249,7 @@ class _DiskStore:
                 self._unshared[name] = tokens
                 self._tell_once(name)
             self._tokens[name] = tokens
+            self._saved_here.add(name)
 
     def delete_tokens(self, name: str) -> None:
         with self._lock:
@@ -224,24 +257,133 @@ class _DiskStore:
             self._tokens[name] = None
             self._unshared.pop(name, None)
 
-    # --- the keyring ------------------------------------------------------------------------------
+    # --- the vault --------------------------------------------------------------------------------
 
-    def backend(self) -> KeyringBackend:
-        """The keyring backend, checked against the policy on first use
-        (security.md#secret-storage).
+    def backend(self) -> _Vault:
+        """Where secrets go, chosen on first use (security.md#secret-storage): the store named by
+        the switch (`nb_oauth.store.choice`), else the keyring when it has a secure backend,
+        else this kernel's memory.
 
-        Raises `NoSecureStorage`; warns about a null or an allowed plaintext backend once.
+        Raises `NoSecureStorage` when the chosen store may not be used (a `keyring` choice without
+        a usable keyring, a `file` store that others can read); the memory fallback, a null or an
+        allowed plaintext backend are told once with a one-line warning.
         """
         with self._lock:
             if self._backend is None:
-                backend = self._chosen if self._chosen is not None else keyring.get_keyring()
-                check_backend(backend, allow_plaintext=self._allow_plaintext)
-                if kind_of(backend) == "null":
-                    # It stores nothing; what the warning promised (kernel memory) is kept
-                    # here instead, so a datasource that shows as connected answers calls.
-                    backend = KernelMemoryKeyring()
-                self._backend = backend
+                choice = self._store
+                origin = "given to KeyringStore"
+                if choice is None:
+                    choice, where = chosen_store(self.home)
+                    origin = _origin(where)
+                vault, store, notice = self._open(choice)
+                self._backend, self.store = vault, store
+                if choice is None:
+                    origin = "nothing chosen: the default" if store == "keyring" else (
+                        f"nothing chosen, and {fallback_reason(self._keyring())}"
+                    )
+                self.origin = origin
+                if store == "memory":
+                    notice = self._signed_out_notice(choice) or notice
+                if notice is not None:
+                    warnings.warn(notice, StorageWarning, stacklevel=4)
             return self._backend
+
+    def _open(self, choice: StoreName | None) -> tuple[_Vault, StoreName, str | None]:
+        """The vault of `choice` (`None`: keyring, else memory), its store and the notice to
+        give. Raises `NoSecureStorage`; writes nothing."""
+        if choice == "memory":
+            return KernelMemoryKeyring(), "memory", None
+        if choice == "file":
+            vault = FileVault(self.home)
+            vault.check()
+            return vault, "file", None
+        backend = self._keyring()
+        kind = kind_of(backend)
+        usable = kind == "secure" or (kind == "plaintext" and self._allow_plaintext)
+        if choice is None and not usable:
+            return KernelMemoryKeyring(), "memory", fallback_notice(backend)
+        # An explicit keyring choice, or a usable keyring: the policy decides (refuse or warn).
+        check_backend(backend, allow_plaintext=self._allow_plaintext)
+        if kind == "null":
+            # It stores nothing; what the warning promised (kernel memory) is kept here
+            # instead, so a datasource that shows as connected answers calls.
+            return KernelMemoryKeyring(), "memory", None
+        return backend, "keyring", None
+
+    def _keyring(self) -> KeyringBackend:
+        return self._chosen if self._chosen is not None else keyring.get_keyring()
+
+    def _signed_out_notice(self, choice: StoreName | None) -> str | None:
+        # A new kernel keeps secrets in memory: the datasources saved by earlier kernels have
+        # none here (security.md#secret-storage), so say which need a new sign-in, and how.
+        try:
+            saved = self._config.load()
+        except NbOAuthError:
+            return None
+        names = [name for name in sorted(saved) if name not in self._saved_here]
+        if not names:
+            return None
+        if choice == "memory":
+            why = "the memory store was chosen"
+        else:  # nothing chosen, or keyring's null backend (disabled)
+            why = fallback_reason(self._keyring())
+        return signed_out_line([saved[name] for name in names], why=why)
+
+    def use(self, choice: StoreName) -> list[str]:
+        """Keep secrets in `choice` from now on, copying this process's client secrets and tokens
+        there; returns the names copied. Raises `NoSecureStorage` (and changes nothing) when
+        `choice` may not be used, and what a write raises (then the switch did not happen). The
+        previous store keeps what it held: nothing is deleted."""
+        with self._lock:
+            vault, store, _ = self._open(choice)  # an explicit choice never falls back
+            if self._backend is None:
+                # Not used yet in this kernel: the secrets to copy are in what it would have used.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", NbOAuthWarning)
+                    try:
+                        self.backend()
+                    except NbOAuthError:
+                        pass
+            copied: list[str] = []
+            if self._backend is not None and vault is not self._backend:
+                for name in sorted(self._config.load()):
+                    secret, tokens = self._readable(name)
+                    # What this kernel holds is what the user has now: it wins over older
+                    # entries of the new store.
+                    if secret is not None:
+                        self._set(name, SECRET_USER, secret.reveal(), backend=vault)
+                    if tokens is not None:
+                        self._set(name, TOKENS_USER, tokens.to_secret_json().reveal(),
+                                  backend=vault)
+                    if secret is not None or tokens is not None:
+                        copied.append(name)
+            self._backend, self.store, self.origin = vault, store, "chosen in this kernel"
+            self._secrets.clear()
+            self._tokens.clear()
+            self._unshared.clear()
+            return copied
+
+    def where(self) -> str:
+        """Where secrets are kept now, in words (for messages)."""
+        backend = self.backend()
+        if isinstance(backend, KernelMemoryKeyring):
+            return "this kernel's memory"
+        if isinstance(backend, FileVault):
+            return f"the private file {backend.path}"
+        if kind_of(backend) == "plaintext":
+            return "the keyring's plain-text file"
+        writer = backend_name(writer_of(backend))
+        if writer.startswith("keyrings."):
+            # keyrings.cryptfile, keyrings.alt's EncryptedKeyring: a password-protected file.
+            return f"the keyring's encrypted file ({writer})"
+        return "the system keyring"
+
+    def _readable(self, name: str) -> tuple[Secret | None, TokenSet | None]:
+        """`name`'s secret and tokens from the current vault, `None` where it cannot read."""
+        try:
+            return self.load_secret(name), self.load_tokens(name)
+        except StorageUnavailable:
+            return None, None
 
     def _get(self, name: str, user: str) -> str | None:
         backend = self.backend()
@@ -250,8 +392,8 @@ class _DiskStore:
         except keyring.errors.KeyringError as exc:
             _unavailable(exc, "read", name)
 
-    def _set(self, name: str, user: str, value: str) -> None:
-        backend = self.backend()
+    def _set(self, name: str, user: str, value: str, *, backend: _Vault | None = None) -> None:
+        backend = self.backend() if backend is None else backend
         size, limit = secret_size(backend, value)
         if limit is not None and size > limit:
             raise SecretTooLargeForBackend(backend=backend_name(backend), size=size, limit=limit)
@@ -297,13 +439,16 @@ class KeyringStore:
     """A `TokenStore` over the config file in `home` and a keyring backend, with session-only
     datasources beside them in memory.
 
-    `home` defaults to `NB_OAUTH_HOME`, else the platform's user config directory. `backend`
-    defaults to keyring's active backend (`keyring.get_keyring()`, chosen by keyring's own
-    configuration). `allow_plaintext` defaults to the `NB_OAUTH_ALLOW_PLAINTEXT=1` environment
-    variable. Thread-safe; its `repr` shows the home directory only.
+    `home` defaults to `NB_OAUTH_HOME`, else the platform's user config directory. `store` says
+    where secrets go (`"keyring"`, `"memory"` or `"file"`); by default the switch decides
+    (`NB_OAUTH_STORE`, else the last `use_store` recorded in `home`, else the keyring when it is
+    usable and this kernel's memory when not: `nb_oauth.store.choice`). `backend` defaults to
+    keyring's active backend (`keyring.get_keyring()`, chosen by keyring's own configuration).
+    `allow_plaintext` defaults to the `NB_OAUTH_ALLOW_PLAINTEXT=1` environment variable.
+    Thread-safe; its `repr` shows the home directory only.
 
     Every call about one datasource goes to the one store that holds it: the `MemoryStore` of
-    session-only datasources, or the disk store (config file, keyring, lock file).
+    session-only datasources, or the disk store (config file, secrets vault, lock file).
     """
 
     def __init__(
@@ -312,8 +457,11 @@ class KeyringStore:
         *,
         backend: KeyringBackend | None = None,
         allow_plaintext: bool | None = None,
+        store: StoreName | None = None,
     ) -> None:
-        self._disk = _DiskStore(home, backend=backend, allow_plaintext=allow_plaintext)
+        self._disk = _DiskStore(
+            home, backend=backend, allow_plaintext=allow_plaintext, store=store
+        )
         self._session_only = MemoryStore()
         self.home = self._disk.home
 
@@ -369,15 +517,91 @@ class KeyringStore:
     def delete_tokens(self, name: str) -> None:
         self._holder(name).delete_tokens(name)
 
-    def backend(self) -> KeyringBackend:
-        """The keyring backend, checked against the policy on first use."""
+    def backend(self) -> _Vault:
+        """Where secrets go (a keyring backend or the private file), chosen on first use."""
         return self._disk.backend()
+
+    def use_store(self, choice: str, *, record: bool = True) -> str:
+        """Keep client secrets and tokens in `choice` (`keyring`, `memory` or `file`) from now on,
+        copying this kernel's there, and (with `record`) for later kernels using this home too.
+        Returns the one line to tell the user. Raises `ConfigError` for an unknown store and
+        `NoSecureStorage` (changing nothing) when `choice` may not be used here."""
+        name = check_name(choice, origin="store")
+        copied = self._disk.use(name)
+        line = f"Client secrets and tokens are now kept in {self._disk.where()}"
+        if name == "memory":
+            line += " (sign in again after a kernel restart)"
+        if copied:
+            line += f"; copied there: {', '.join(copied)}"
+        if record:
+            record_choice(self.home, name)
+            configured = os.environ.get(ENV_STORE, "").strip()
+            if configured and configured.lower() != name:
+                line += f"; {ENV_STORE}={configured} in the environment still decides in new "
+                line += "kernels"
+            else:
+                line += "; later kernels will use it too"
+        return line
+
+    def storage(self) -> str:
+        """Where client secrets and tokens are kept and why, and the choices, in a few lines
+        (`%datasource storage` without an argument). Raises what `backend` raises."""
+        self._disk.backend()
+        return (
+            f"Client secrets and tokens are kept in {self._disk.where()} "
+            f"({self._disk.origin}). Choose with %datasource storage NAME, "
+            f"nb_oauth.use_store(NAME) or {ENV_STORE}=NAME:\n"
+            "  keyring  the system keyring (or an encrypted keyrings.cryptfile file, selected in "
+            "keyring's own configuration)\n"
+            "  memory   this kernel's memory: sign in again after every kernel restart\n"
+            f"  file     a private file ({secrets_path(self.home)}, mode 0600 in a 0700 folder), "
+            "also after a restart"
+        )
 
     def __repr__(self) -> str:
         return f"KeyringStore(home={str(self.home)!r})"
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("a KeyringStore caches secrets and cannot be pickled")
+
+
+def signed_out_line(datasources: list[Datasource], *, why: str) -> str:
+    """The one line a new kernel says when secrets are kept in memory and `datasources` (saved by
+    earlier kernels) therefore have none: who is signed out, `why` secrets are in memory, and
+    what to run."""
+    names = [ds.name for ds in datasources]
+    # Client credentials always need their secret; a confidential client needs it to sign in.
+    secret = [ds.name for ds in datasources if ds.grant == "client_credentials"]
+    maybe = [ds.name for ds in datasources
+             if ds.grant != "client_credentials" and ds.client_auth != "none"]
+    sign_in = [ds.name for ds in datasources if ds.grant != "client_credentials"]
+    steps = []
+    if secret:
+        steps.append(f"enter the client secret again with {_each('edit', secret)} "
+                     "--new-client-secret")
+    if maybe:
+        steps.append(f"{'then ' if secret else ''}sign in with {_each('connect', sign_in)} "
+                     f"(first {_each('edit', maybe)} --new-client-secret if it has a client "
+                     "secret)")
+    elif sign_in:
+        steps.append(f"{'then ' if secret else ''}sign in with {_each('connect', sign_in)}")
+    who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    verb = "is" if len(names) == 1 else "are"
+    return (
+        f"{who} {verb} signed out after the kernel restart: nb_oauth keeps secrets in this "
+        f"kernel's memory ({why}); {', '.join(steps)}; to keep them across restarts, run "
+        f"{PERSIST}"
+    )
+
+
+def _each(command: str, names: list[str]) -> str:
+    return f"%datasource {command} {names[0] if len(names) == 1 else 'NAME'}"
+
+
+def _origin(where: str | None) -> str:
+    if where == ENV_STORE:
+        return f"chosen by {ENV_STORE}"
+    return "chosen with %datasource storage"
 
 
 def _refuse_switch(name: str, problem: str, fix: str) -> NoReturn:
@@ -391,7 +615,8 @@ def _unavailable(exc: keyring.errors.KeyringError, action: str, name: str) -> No
         fix = "unlock your keyring (log in to the desktop session, or unlock it in its app) and "
         fix += "try again"
     else:
-        fix = "check that the keyring backend works (`python -m keyring diagnose`) and try again"
+        fix = "check that the keyring backend works (`python -m keyring diagnose`) and try "
+        fix += "again, or keep secrets elsewhere with %datasource storage file"
     raise StorageUnavailable(
         f"The keyring could not {action} the secrets of {name!r} ({kind})", fix
     ) from None

@@ -13,9 +13,9 @@ from typing import Any
 import ipywidgets as w
 import traitlets
 
-from nb_oauth.fields import AUTH_CODE, FIELDS, Field
+from nb_oauth.fields import AUTH_CODE, CLIENT_CREDENTIALS, FIELDS, Field
 
-__all__ = ["AUTH_CODE", "FIELDS", "FieldRow", "KeyValueRows"]
+__all__ = ["AUTH_CODE", "CLIENT_CREDENTIALS", "FIELDS", "FieldRow", "KeyValueRows"]
 
 _LABEL_WIDTH = "210px"
 _INPUT_WIDTH = "420px"

@@ -26,7 +26,8 @@ from nb_oauth.consent.flow import DEFAULT_TIMEOUT_S, open_in_new_tab
 from nb_oauth.datasource import Datasource, loopback_redirect_uri
 from nb_oauth.errors import ConfigError, NbOAuthError
 from nb_oauth.jupyter.display import LINK_STYLE, missing_base_url_hint
-from nb_oauth.jupyter.widgets.fields import AUTH_CODE, FIELDS, FieldRow
+from nb_oauth.jupyter.notices import storage_notices
+from nb_oauth.jupyter.widgets.fields import CLIENT_CREDENTIALS, FIELDS, FieldRow
 from nb_oauth.jupyter.widgets.status_area import StatusArea
 from nb_oauth.secret import Secret
 from nb_oauth.session import missing_secret
@@ -168,7 +169,9 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
         self._take_secret()
         try:
             ds = self._build()
-            self._session.save(ds, client_secret=self._pending_secret)
+            # E.g. no keyring here: secrets stay in kernel memory, said in one line.
+            with storage_notices(self.status.say):
+                self._session.save(ds, client_secret=self._pending_secret)
         except ConfigError as exc:
             self._show_config_error(exc)
             return
@@ -190,7 +193,7 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
         hint = missing_base_url_hint(ds)
         if hint:
             self.status.say(hint)
-        if authorize and ds.grant == AUTH_CODE:
+        if authorize and ds.grant != CLIENT_CREDENTIALS:
             self.status.start_consent(ds.name)
         else:
             self.status.show_status(ds.name)
@@ -298,7 +301,7 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
         self._main.children = [self._rows[s.name] for s in shown if grant in s.main]
         self._more.children = [self._rows[s.name] for s in shown if grant not in s.main]
         # Client credentials need no consent (RFC 6749 §4.4): Save is all there is.
-        self._authorize.layout.display = None if grant == AUTH_CODE else "none"
+        self._authorize.layout.display = "none" if grant == CLIENT_CREDENTIALS else None
 
     def _input(self, name: str) -> Any:
         return self._rows[name].input

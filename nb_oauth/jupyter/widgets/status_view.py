@@ -75,7 +75,8 @@ class DatasourceStatusView(w.VBox):  # type: ignore[misc]
         )
         self._settings.value = _table([row for row in rows if row[0] not in _CONNECTION_ROWS])
         # Client credentials have no consent to redo: the token is fetched on first use.
-        self._reconnect.layout.display = None if status.redirect_uri else "none"
+        grant = self._session.datasource(self._name).grant
+        self._reconnect.layout.display = "none" if grant == "client_credentials" else None
         self.connected = status.connected
 
     def _on_reconnect_click(self, button: w.Button) -> None:
