@@ -290,3 +290,8 @@ def unload_ipython_extension(ipython: _typing.Any) -> None:
     from nb_oauth.jupyter.magics import unload
 
     unload(ipython)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The Jupyter server extension ``nb_oauth`` (the sign-in callback): its module."""
+    return [{"module": "nb_oauth.server_extension"}]

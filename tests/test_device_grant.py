@@ -405,3 +405,29 @@ def test_the_magics_add_and_connect_a_device_datasource(
         assert ip.run_cell_magic("api", "tv", "GET /api/me")["name"] == "Demo User"
     finally:
         unload(ip)
+
+
+def test_the_widgets_show_the_code_with_a_countdown_and_cancel(
+    make_provider: Any, clock: FakeClock
+) -> None:
+    # The form's "Save and authorize", the status view's and the error block's Reconnect run the
+    # sign-in in a thread: the code with a countdown, and a Cancel that works at once.
+    from nb_oauth.jupyter.widgets import StatusArea
+
+    provider = make_provider()
+    session = device_session(provider, clock)
+    area = StatusArea(session, open_url=lambda url: False)
+    area.start_consent("tv")
+    tick = threading.Event()
+    for _ in range(100):  # the sign-in thread shows the code within 5 s
+        if "font-size:2em" in area._link.value:
+            break
+        tick.wait(0.05)
+    code = provider.pending_user_codes[0]
+    assert code in area._link.value and provider.verification_url in area._link.value
+    assert area._waiting.layout.display is None  # countdown and Cancel shown
+    assert area._countdown.value.startswith("Waiting for the sign-in: ")
+    area.cancel_consent()
+    area.join(5)
+    assert area.consent == "cancelled"
+    assert area._link.value == "" and session.store.load_tokens("tv") is None

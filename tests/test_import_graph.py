@@ -106,8 +106,21 @@ FRONT = ("nb_oauth", "nb_oauth.process_session", "nb_oauth.cli", "nb_oauth.__mai
 def test_the_protocol_core_never_imports_the_front_or_the_notebook_layer() -> None:
     graph = _graph()
     for name, edges in graph.items():
-        if name in FRONT or name.startswith(("nb_oauth.jupyter", "nb_oauth.demo")):
+        if name in FRONT or name.startswith(
+            ("nb_oauth.jupyter", "nb_oauth.demo", "nb_oauth.server_extension")
+        ):
             continue
-        above = ("nb_oauth.jupyter", "nb_oauth.demo")
+        above = ("nb_oauth.jupyter", "nb_oauth.demo", "nb_oauth.server_extension")
         upward = [edge for edge in edges if edge in FRONT or edge.startswith(above)]
         assert not upward, name
+
+
+def test_the_server_extension_reaches_neither_the_front_nor_the_notebook_layer() -> None:
+    # It runs in the Jupyter server process, which has no kernel and no notebook.
+    graph = _graph()
+    for name, edges in graph.items():
+        if not name.startswith("nb_oauth.server_extension"):
+            continue
+        above = ("nb_oauth.jupyter", "nb_oauth.demo")
+        wrong = [e for e in edges if e in FRONT or e.startswith(above)]
+        assert not wrong, name

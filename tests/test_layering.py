@@ -10,11 +10,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Everything but the Jupyter face (nb_oauth.jupyter), the keyring adapter
-#: (nb_oauth.store.keyring_store, nb_oauth.store.backends), the demo provider and the CLI: found
+#: (nb_oauth.store.keyring_store, nb_oauth.store.backends), the demo provider, the CLI and the
+#: Jupyter server extension's handler (it runs in the server, on jupyter_server): found
 #: on disk, so a new module is covered without anyone remembering to list it.
 NOT_CORE = (
     "nb_oauth.jupyter", "nb_oauth.demo", "nb_oauth.store.keyring_store", "nb_oauth.store.backends",
-    "nb_oauth.cli", "nb_oauth.__main__",
+    "nb_oauth.cli", "nb_oauth.__main__", "nb_oauth.server_extension.handlers",
 )
 CORE_MODULES = sorted(
     name
@@ -61,3 +62,23 @@ def test_importing_nb_oauth_loads_no_jupyter_or_server_modules() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_server_extension_loads_without_ipython_and_ipywidgets() -> None:
+    # It runs in the Jupyter server, where no kernel's libraries belong.
+    code = textwrap.dedent(
+        """
+        import sys
+        for name in ("IPython", "ipywidgets", "keyring"):
+            sys.modules[name] = None
+        import nb_oauth
+        (point,) = nb_oauth._jupyter_server_extension_points()
+        import importlib
+        importlib.import_module(point["module"])
+        import nb_oauth.server_extension.handlers
+        print("ok")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

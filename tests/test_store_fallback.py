@@ -779,7 +779,7 @@ def test_a_file_write_that_fails_leaves_the_previous_file_and_no_temporary(
     def fail(*args: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("nb_oauth.store.file_vault.os.replace", fail)
+    monkeypatch.setattr("nb_oauth.store.atomic.os.replace", fail)
     with pytest.raises(nb_oauth.StorageUnavailable, match="cannot be written .No space left"):
         vault.set_password("nb_oauth:a", "token_set", "RT-new")
     assert vault.path.read_bytes() == before

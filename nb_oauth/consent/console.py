@@ -36,11 +36,17 @@ class ConsoleView:
             self._print("Then paste the address the browser is sent to.")
         else:
             self._print(f"Waiting up to {sign_in.timeout:g} s for the sign-in.")
-            if not sign_in.opened:
+            if not sign_in.opened and not sign_in.server_callback:
                 self._print(
                     "If your browser runs on another machine than this kernel, interrupt and run "
                     f"nb_oauth.connect({sign_in.datasource!r}, paste=True) instead."
                 )
+        if sign_in.server_callback:
+            self._print(
+                f"Redirect URI to register at the provider: {sign_in.redirect_uri} (the Jupyter "
+                "server's callback, registered exactly)"
+            )
+            return
         self._print(
             f"Redirect URI to register at the provider: {sign_in.redirect_uri} (RFC 8252 loopback: "
             "any port is accepted by compliant providers; set redirect_port for those that are not)"

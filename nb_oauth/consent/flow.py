@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import threading
 import warnings
 import webbrowser
@@ -26,6 +27,7 @@ from nb_oauth.bearer import origin
 from nb_oauth.consent.catcher import LoopbackCatcher
 from nb_oauth.consent.device import device_sign_in
 from nb_oauth.consent.request import AuthorizationRequest, IgnoredResponse
+from nb_oauth.consent.server_callback import ServerCallback
 from nb_oauth.consent.view import ConsentView, SignInLink
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import (
@@ -81,12 +83,35 @@ def open_in_new_tab(url: str) -> bool:
     """Open ``url`` in a new tab of the system browser (honours ``BROWSER``); never raises.
 
     Returns ``False`` when no browser could be opened, as on a headless server
-    (security.md#remote-kernels-and-browsers). Never an embedded view (RFC 8252 §8.12).
+    (security.md#remote-kernels-and-browsers). Never an embedded view (RFC 8252 §8.12), and never
+    a console browser that ``webbrowser`` would pick by itself on a machine without a display
+    (``www-browser``, ``lynx``, ``w3m``, ``links``, ``elinks``): it would run on the kernel's
+    terminal, where no one sees it, and hold the sign-in. A browser named in ``BROWSER`` is the
+    user's choice and is used, whatever it is.
     """
     try:
-        return webbrowser.open(url, new=2)
+        if os.environ.get("BROWSER"):
+            return webbrowser.open(url, new=2)
+        try:
+            browser = webbrowser.get()
+        except webbrowser.Error:
+            return webbrowser.open(url, new=2)  # none registered: False (or a stand-in's answer)
+        # Only the first choice: webbrowser.open would go on down its list when a graphical
+        # opener gives up at once (xdg-open with no desktop), and end in a console browser.
+        if _is_console_browser(browser):
+            return False
+        return browser.open(url, new=2)
     except webbrowser.Error:
         return False
+
+
+#: The text-mode browsers Python's webbrowser registers when TERM is set.
+_CONSOLE_BROWSERS = frozenset({"www-browser", "lynx", "w3m", "links", "elinks"})
+
+
+def _is_console_browser(browser: webbrowser.BaseBrowser) -> bool:
+    names = {getattr(browser, "name", ""), getattr(browser, "basename", "")}
+    return any(os.path.basename(str(name)) in _CONSOLE_BROWSERS for name in names if name)
 
 
 @dataclass(frozen=True)
@@ -99,7 +124,8 @@ class ConnectResult:
     granted_scopes: tuple[str, ...]
     #: False for a client-credentials datasource, for which connect does nothing.
     needs_consent: bool = True
-    #: How the sign-in came back: "a device code", "the loopback redirect", ...
+    #: How the sign-in came back: "a device code", "the loopback redirect", "the Jupyter
+    #: server's callback", "a pasted address"; empty when unknown.
     via: str = ""
 
     def __str__(self) -> str:
@@ -183,7 +209,21 @@ def connect(
         return _finish(session, ds, view, tokens, None, via="a device code")
     client_secret = session.store.load_secret(name)
     require_iss = _server_promises_iss(ds)
-    with LoopbackCatcher(ds.loopback_port) as catcher:
+    # The path, in the order of the docs (security.md#the-server-callback): a redirect_uri that
+    # ends in /nb-oauth/callback comes back through the Jupyter server, else the loopback catcher
+    # (and the paste path when asked for).
+    catcher: LoopbackCatcher | ServerCallback
+    if ds.uses_server_callback:
+        catcher = ServerCallback(ds.redirect_uri, timeout=timeout, datasource=name)
+    else:
+        catcher = LoopbackCatcher(ds.loopback_port)
+    if paste:
+        via = "a pasted address"
+    elif ds.uses_server_callback:
+        via = "the Jupyter server's callback"
+    else:
+        via = "the loopback redirect"
+    with catcher:
         request = AuthorizationRequest(ds, catcher.redirect_uri, require_iss=require_iss)
         catcher.expect(request)
         opened = open_browser and open_url(request.url)
@@ -204,7 +244,6 @@ def connect(
     except BaseException:
         view.ended()
         raise
-    via = "a pasted address" if paste else "the loopback redirect"
     return _finish(session, ds, view, tokens, api_base, via=via)
 
 
@@ -284,7 +323,7 @@ def _store_tokens(session: Session, name: str, tokens: TokenSet) -> None:
 
 def _code_from_paste(
     request: AuthorizationRequest,
-    catcher: LoopbackCatcher,
+    catcher: LoopbackCatcher | ServerCallback,
     read_redirect: Callable[[str], str],
 ) -> Secret:
     """Ask for the redirected URL until a valid one arrives (remote kernels,

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
+
+from nb_oauth.datasource import SERVER_CALLBACK_PATH
 
 __all__ = ["ConsentView", "SignInLink"]
 
@@ -50,3 +53,9 @@ class SignInLink:
     @property
     def is_device_code(self) -> bool:
         return self.user_code is not None
+
+    @property
+    def server_callback(self) -> bool:
+        """True when the browser comes back through the Jupyter server's callback (no loopback
+        port, no pasting: security.md#the-server-callback)."""
+        return urlsplit(self.redirect_uri).path.endswith(SERVER_CALLBACK_PATH)

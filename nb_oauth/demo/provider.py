@@ -47,9 +47,11 @@ class DemoProvider:
         with DemoProvider(token_lifetime=60, auto_approve=True) as provider:
             provider.token_url, provider.api_url, provider.clients["demo-basic"]
 
-    ``now`` is the provider's clock (tests inject a fake one). ``counters`` reports token requests
-    per grant type (``token:<grant_type>``), ``api_requests``, ``api_401``, ``api_403``,
-    ``authorizations``, ``revocations`` and ``refresh_token_reuse``.
+    ``now`` is the provider's clock (tests inject a fake one). ``redirect_uris`` registers
+    exact redirect URIs besides the loopback ones (a Jupyter server's ``.../nb-oauth/callback``).
+    ``counters`` reports token requests per grant type (``token:<grant_type>``),
+    ``api_requests``, ``api_401``, ``api_403``, ``authorizations``, ``revocations`` and
+    ``refresh_token_reuse``.
     Raises :class:`PortInUse` from :meth:`start` when a fixed port is taken.
     """
 
@@ -67,6 +69,7 @@ class DemoProvider:
         device_min_interval: int | None = None,
         api_token_prefixes: tuple[str, ...] = ("Bearer",),
         now: Callable[[], float] = time.time,
+        redirect_uris: tuple[str, ...] = (),
     ) -> None:
         self.settings = DemoSettings(
             token_lifetime=token_lifetime,
@@ -80,7 +83,10 @@ class DemoProvider:
             now=now,
         )
         self._ports = (port, api_port)
-        self._store = DemoStore(demo_clients(issue_refresh_token=issue_refresh_token), now)
+        self._store = DemoStore(
+            demo_clients(issue_refresh_token=issue_refresh_token, redirect_uris=redirect_uris),
+            now,
+        )
         self._servers: list[BaseWSGIServer] = []
         self._threads: list[threading.Thread] = []
         self.issuer = ""

@@ -109,8 +109,13 @@ class DemoClient(ClientMixin):  # type: ignore[misc]
         return grant_type in self.grant_types
 
 
-def demo_clients(*, issue_refresh_token: bool = True) -> dict[str, DemoClient]:
-    """The registered demo clients, one per client authentication method (plus a JSON one)."""
+def demo_clients(
+    *, issue_refresh_token: bool = True, redirect_uris: tuple[str, ...] = ()
+) -> dict[str, DemoClient]:
+    """The registered demo clients, one per client authentication method (plus a JSON one).
+
+    ``redirect_uris`` are registered for every client besides the loopback ones, and matched
+    exactly: a Jupyter server's ``.../nb-oauth/callback``, for example."""
     user_grants = (
         "authorization_code",
         "refresh_token",
@@ -130,7 +135,14 @@ def demo_clients(*, issue_refresh_token: bool = True) -> dict[str, DemoClient]:
             accepts_json_body=True,
         ),
     ]
-    return {c.client_id: replace(c, issue_refresh_token=issue_refresh_token) for c in clients}
+    return {
+        c.client_id: replace(
+            c,
+            issue_refresh_token=issue_refresh_token,
+            redirect_uris=(*c.redirect_uris, *redirect_uris),
+        )
+        for c in clients
+    }
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.getipython import get_ipython
 from IPython.display import HTML, DisplayHandle, display
 
-from nb_oauth.datasource import loopback_redirect_uri
+from nb_oauth.consent.server_callback import redirect_advice
 from nb_oauth.fields import FIELDS
 from nb_oauth.tokens import human_duration
 
@@ -130,14 +130,18 @@ def sign_in_html(sign_in: SignInLink) -> str:
     )
     if not sign_in.opened:
         markup += "<br>The kernel could not open a browser: click the link."
-        if not sign_in.paste:
+        if not sign_in.paste and not sign_in.server_callback:
             markup += (
                 " If the kernel runs on another machine, interrupt and run "
                 f"<code>%datasource connect {html.escape(sign_in.datasource)} --paste</code>."
             )
+    how_matched = (
+        "the Jupyter server's callback, registered exactly" if sign_in.server_callback
+        else "any loopback port, RFC 8252"
+    )
     return markup + (
         "<br><small>Redirect URI to register at the provider: "
-        f"<code>{html.escape(sign_in.redirect_uri)}</code> (any loopback port, RFC 8252)</small>"
+        f"<code>{html.escape(sign_in.redirect_uri)}</code> ({how_matched})</small>"
     )
 
 
@@ -196,6 +200,11 @@ class DatasourceStatus:
     redirect_uri: str | None
     #: Seconds since the endpoints were taken from metadata, or None when given by hand.
     metadata_age: float | None = None
+    #: How the redirect URI is matched (any loopback port, or exactly).
+    redirect_note: str | None = None
+    #: The server-callback URI the environment suggests (JupyterHub, NB_OAUTH_PUBLIC_URL), and why.
+    suggested_redirect_uri: str | None = None
+    suggestion_reason: str | None = None
 
     @classmethod
     def of(cls, session: Session, name: str) -> DatasourceStatus:
@@ -205,10 +214,7 @@ class DatasourceStatus:
             (f, _shown(getattr(ds, f))) for f in _SHOWN_FIELDS if getattr(ds, f) not in
             (None, (), {}, "")
         )
-        if ds.grant == "authorization_code":
-            redirect = loopback_redirect_uri(ds.redirect_port)
-        else:
-            redirect = None
+        advice = redirect_advice(ds) if ds.grant == "authorization_code" else None
         return cls(
             name=name,
             settings=settings,
@@ -221,7 +227,10 @@ class DatasourceStatus:
             secret_location=session.store.secret_location(name),
             metadata_age=None if ds.metadata_fetched_at is None
             else max(0.0, session.now() - ds.metadata_fetched_at),
-            redirect_uri=redirect,
+            redirect_uri=None if advice is None else advice.register,
+            redirect_note=None if advice is None else advice.note,
+            suggested_redirect_uri=None if advice is None else advice.suggested,
+            suggestion_reason=None if advice is None else advice.reason,
         )
 
     def rows(self) -> list[tuple[str, str]]:
@@ -243,7 +252,13 @@ class DatasourceStatus:
         rows.append(("client secret", f"stored in {self.secret_location}"
                      if self.has_client_secret else "none"))
         if self.redirect_uri:
-            rows.append(("redirect URI to register", self.redirect_uri + _ANY_PORT))
+            note = f" ({self.redirect_note})" if self.redirect_note else ""
+            rows.append(("redirect URI to register", self.redirect_uri + note))
+        if self.suggested_redirect_uri:
+            rows.append(
+                ("suggested redirect URI",
+                 f"{self.suggested_redirect_uri} ({self.suggestion_reason})")
+            )
         if self.metadata_age is not None:
             rows.append(("endpoints", "from the metadata, fetched "
                          f"{human_duration(self.metadata_age)} ago (%datasource discover "
@@ -267,9 +282,6 @@ class DatasourceStatus:
             for k, v in self.rows()
         )
         return f"<b>Datasource {html.escape(self.name)}</b><table>{cells}</table>"
-
-
-_ANY_PORT = " (any port on 127.0.0.1 is accepted by RFC 8252 loopback rules)"
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
 from nb_oauth.errors import ConfigError, StorageUnavailable
+from nb_oauth.store.atomic import write_private
 
 __all__ = ["ENV_STORE", "STORES", "StoreName", "check_name", "chosen_store", "record_choice"]
 
@@ -72,16 +72,7 @@ def record_choice(home: Path, name: StoreName) -> Path:
     text = json.dumps({_VERSION_KEY: 1, "store": name}) + "\n"
     try:
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=".storage.", suffix=".tmp", dir=home)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                file.write(text)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_private(path, text)
     except OSError as exc:
         raise StorageUnavailable(
             f"{path} cannot be written ({exc.strerror or type(exc).__name__})",

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,6 +35,7 @@ import filelock
 
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import ConfigError, ConfigFileError, StorageUnavailable
+from nb_oauth.store.atomic import write_private
 
 __all__ = ["CONFIG_VERSION", "ConfigFile", "default_home"]
 
@@ -104,16 +104,7 @@ class ConfigFile:
             "datasources": {name: datasources[name].to_config() for name in sorted(datasources)},
         }
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-        fd, temporary = tempfile.mkstemp(prefix=".datasources.", suffix=".tmp", dir=self.home)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                file.write(text)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, self.path)  # atomic on POSIX and Windows
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_private(self.path, text)
 
     def _parse(self, text: str) -> dict[str, Datasource]:
         try:

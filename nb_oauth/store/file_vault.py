@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -33,6 +32,7 @@ from typing import NoReturn
 import filelock
 
 from nb_oauth.errors import NoSecureStorage, StorageUnavailable
+from nb_oauth.store.atomic import write_private
 
 __all__ = ["FILE_NAME", "FOLDER_NAME", "FileVault", "secrets_path"]
 
@@ -173,16 +173,7 @@ class FileVault:
 
     def _write(self, entries: dict[str, dict[str, str]]) -> None:
         text = json.dumps({_VERSION_KEY: _VERSION, "entries": entries}, indent=1) + "\n"
-        fd, temporary = tempfile.mkstemp(prefix=".secrets.", suffix=".tmp", dir=self.folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                file.write(text)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, self.path)  # atomic on POSIX and Windows
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_private(self.path, text)
 
     def _unavailable(self, action: str, exc: OSError) -> NoReturn:
         raise StorageUnavailable(

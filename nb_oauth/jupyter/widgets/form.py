@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ import ipywidgets as w
 import traitlets
 
 from nb_oauth.consent.flow import DEFAULT_TIMEOUT_S, open_in_new_tab
-from nb_oauth.datasource import Datasource, loopback_redirect_uri
+from nb_oauth.datasource import SERVER_CALLBACK_PATH, Datasource, loopback_redirect_uri
 from nb_oauth.errors import ConfigError, NbOAuthError
 from nb_oauth.jupyter.display import LINK_STYLE, missing_base_url_hint
 from nb_oauth.jupyter.notices import storage_notices
@@ -143,7 +144,7 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
         if preset is None:
             provider_row.set_help(html.escape(provider_row.spec.help))
         else:
-            redirect = loopback_redirect_uri(self._input("redirect_port").value or 0)
+            redirect, also = self._redirect_to_register()
             register = preset.register.format_map(
                 {o.name: options_input.value.get(o.name) or o.default or o.name
                  for o in preset.options}
@@ -151,8 +152,23 @@ class DatasourceForm(w.VBox):  # type: ignore[misc]
             provider_row.set_help(
                 f"Register the app at <a href='{html.escape(register, quote=True)}' "
                 f"target='_blank' style='{LINK_STYLE}'>{html.escape(register)}</a> with the "
-                f"redirect URI <code>{html.escape(redirect)}</code>. {html.escape(preset.notes)}"
+                f"redirect URI <code>{html.escape(redirect)}</code>{html.escape(also)}. "
+                f"{html.escape(preset.notes)}"
             )
+
+    def _redirect_to_register(self) -> tuple[str, str]:
+        """The redirect URI to register, and what else to do: a server callback given in the
+        form; else the one this environment suggests (JupyterHub, NB_OAUTH_PUBLIC_URL), to put
+        in Redirect URI too; else the loopback URI."""
+        from nb_oauth.consent.server_callback import suggested_server_uri
+
+        given = str(self._input("redirect_uri").value or "").strip()
+        if given.endswith(SERVER_CALLBACK_PATH):
+            return given, ""
+        suggested, _ = suggested_server_uri(os.environ)
+        if suggested is not None:
+            return suggested, " (and give it as the Redirect URI under More settings)"
+        return loopback_redirect_uri(self._input("redirect_port").value or 0), ""
 
     def _submit(self, button: w.Button, *, authorize: bool) -> None:
         with self.status.out:
