@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 # Public name -> defining module. Imported on first use (PEP 562), so that `import nb_oauth` and
 # `%load_ext nb_oauth` stay fast: httpx and the rest load when a name is first needed.
 _EXPORTS = {
+    "afetch_all": "nb_oauth.process_session",
     "async_client": "nb_oauth.process_session",
     "async_redirect_guard": "nb_oauth.redirects",
     "auth": "nb_oauth.process_session",
@@ -38,7 +39,9 @@ _EXPORTS = {
     "default_session": "nb_oauth.process_session",
     "DeviceCodeExpired": "nb_oauth.errors",
     "disconnect": "nb_oauth.process_session",
+    "fetch_all": "nb_oauth.process_session",
     "DisconnectResult": "nb_oauth.consent.flow",
+    "IncompleteWarning": "nb_oauth.errors",
     "InsufficientScope": "nb_oauth.errors",
     "KeyringStore": "nb_oauth.store.keyring_store",
     "MemoryStore": "nb_oauth.store",
@@ -47,12 +50,15 @@ _EXPORTS = {
     "NoRefreshToken": "nb_oauth.consent.flow",
     "NoSecureStorage": "nb_oauth.errors",
     "OAuth2Auth": "nb_oauth.oauth2_auth",
+    "PagingError": "nb_oauth.errors",
     "PortInUse": "nb_oauth.errors",
     "providers": "nb_oauth.presets",
     "ProviderError": "nb_oauth.errors",
+    "RateLimited": "nb_oauth.errors",
     "ReauthRequired": "nb_oauth.errors",
     "redirect_guard": "nb_oauth.redirects",
     "remove": "nb_oauth.process_session",
+    "RetryPolicy": "nb_oauth.retries",
     "save": "nb_oauth.process_session",
     "ScopeError": "nb_oauth.errors",
     "Secret": "nb_oauth.secret",
@@ -120,6 +126,9 @@ if _typing.TYPE_CHECKING:
         DeviceCodeExpired as DeviceCodeExpired,
     )
     from nb_oauth.errors import (
+        IncompleteWarning as IncompleteWarning,
+    )
+    from nb_oauth.errors import (
         InsufficientScope as InsufficientScope,
     )
     from nb_oauth.errors import (
@@ -132,10 +141,16 @@ if _typing.TYPE_CHECKING:
         NoSecureStorage as NoSecureStorage,
     )
     from nb_oauth.errors import (
+        PagingError as PagingError,
+    )
+    from nb_oauth.errors import (
         PortInUse as PortInUse,
     )
     from nb_oauth.errors import (
         ProviderError as ProviderError,
+    )
+    from nb_oauth.errors import (
+        RateLimited as RateLimited,
     )
     from nb_oauth.errors import (
         ReauthRequired as ReauthRequired,
@@ -186,6 +201,9 @@ if _typing.TYPE_CHECKING:
         providers as providers,
     )
     from nb_oauth.process_session import (
+        afetch_all as afetch_all,
+    )
+    from nb_oauth.process_session import (
         async_client as async_client,
     )
     from nb_oauth.process_session import (
@@ -204,6 +222,9 @@ if _typing.TYPE_CHECKING:
         disconnect as disconnect,
     )
     from nb_oauth.process_session import (
+        fetch_all as fetch_all,
+    )
+    from nb_oauth.process_session import (
         remove as remove,
     )
     from nb_oauth.process_session import (
@@ -217,6 +238,9 @@ if _typing.TYPE_CHECKING:
     )
     from nb_oauth.redirects import (
         redirect_guard as redirect_guard,
+    )
+    from nb_oauth.retries import (
+        RetryPolicy as RetryPolicy,
     )
     from nb_oauth.secret import (
         Secret as Secret,

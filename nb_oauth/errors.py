@@ -16,7 +16,10 @@ It reads as the questions a user has when something fails:
      │    ├── TokenEndpointError     the token endpoint answered something that is not OAuth
      │    ├── TokenEndpointTimeout   the token endpoint did not answer in time
      │    ├── TokenEndpointUnreachable  the token endpoint could not be reached
-     │    └── DPoPError              a server did not do its part of DPoP (RFC 9449)
+     │    ├── DPoPError              a server did not do its part of DPoP (RFC 9449)
+     │    ├── RateLimited            an API kept asking to wait, longer than nb_oauth may wait
+     │    └── PagingError            a whole-collection pull stopped early (`.items` keeps what
+     │                               was fetched)
      ├── SetupError                  this machine's setup: storage, the config file, ports
      │    ├── ConfigFileError        the config file is damaged, unknown or from a newer version
      │    ├── PortInUse              a fixed port on 127.0.0.1 is taken
@@ -33,7 +36,9 @@ It reads as the questions a user has when something fails:
 
     NbOAuthWarning (a UserWarning)   recoverable server quirks: missing token_type, odd expires_in
      ├── SecurityWarning             a setting weakens security (query-parameter tokens)
-     └── StorageWarning              a secret stays in this kernel's memory only
+     ├── StorageWarning              a secret stays in this kernel's memory only
+     └── IncompleteWarning           a whole-collection pull returned only part (interrupted,
+                                     or stopped at the default page cap)
 
 Messages are one line without a final period (so a command at the end can be copied as is), say
 what to do next, and never contain a token, a secret, an authorization code or a raw server
@@ -43,13 +48,14 @@ plain text by `nb_oauth.redact.redact_text`, with anything that looks like a cre
 
 The errors that can surface from `client.get(...)` are also `httpx.HTTPError`s, declared here
 once (`ReauthRequired`, `TokenError` and the other token endpoint errors, `InsufficientScope`,
-`StorageUnavailable`), so that `except httpx.HTTPError` around API calls catches them too (the
-double inheritance keyring uses for `NoKeyringError`). The auth sets `.request` on them (the
-request as the caller wrote it, without a token) before raising.
+`StorageUnavailable`, `RateLimited`, `PagingError`), so that `except httpx.HTTPError` around API
+calls catches them too (the double inheritance keyring uses for `NoKeyringError`). The auth sets
+`.request` on them (the request as the caller wrote it, without a token) before raising.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -69,13 +75,16 @@ __all__ = [
     "DeviceCodeExpired",
     "DPoPError",
     "first_line",
+    "IncompleteWarning",
     "InsufficientScope",
     "NbOAuthError",
     "NbOAuthWarning",
     "NoSecureStorage",
+    "PagingError",
     "PortInUse",
     "ProviderError",
     "PushedAuthorizationError",
+    "RateLimited",
     "ReauthRequired",
     "ScopeError",
     "SecretTooLargeForBackend",
@@ -110,6 +119,11 @@ class StorageWarning(NbOAuthWarning):
     """A secret could not be kept where it belongs and stays in this kernel's memory only, so a
     kernel restart (or another kernel) will not see it (security.md#refresh-token-rotation,
     #secret-storage)."""
+
+
+class IncompleteWarning(NbOAuthWarning):
+    """A whole-collection pull returned what it had fetched, not the whole collection: the kernel
+    was interrupted, or the default page cap was reached. The message says how many pages."""
 
 
 class NbOAuthError(Exception):
@@ -483,6 +497,75 @@ class TokenEndpointTimeout(ProviderError, httpx.TimeoutException):
         )
 
 
+class RateLimited(ProviderError, httpx.HTTPError):
+    """An API answered 429 or 503 (or GitHub's `X-RateLimit-Remaining: 0`) and asked for a wait
+    that nb_oauth will not make: longer than the longest single wait, past the retry budget, or
+    after the last retry. Stored tokens are kept.
+
+    `reason` is what the answer said ("rate limited", "service unavailable", "rate limit used
+    up"); `retry_at` is when the API said to come back (seconds since the epoch), or `None` when
+    it did not say; `retries` is how many retries were made, `waited` the seconds waited in total.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        status_code: int,
+        reason: str = "rate limited",
+        retry_at: float | None = None,
+        retries: int = 0,
+        waited: float = 0.0,
+        datasource: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.reason = reason
+        self.status_code = status_code
+        self.retry_at = retry_at
+        self.retries = retries
+        self.waited = waited
+        self.datasource = datasource
+        who = f"{datasource}: the API" if datasource else "The API"
+        when = "try again later"
+        if retry_at is not None:
+            when = "try again after " + _utc_time(retry_at)
+        super().__init__(f"{who} answered HTTP {status_code} ({reason}): {problem}; {when}")
+
+
+class PagingError(ProviderError, httpx.HTTPError):
+    """A whole-collection pull (`fetch_all`, `%%api NAME --all`) stopped before the last page: a
+    page that is not JSON or has no list of items, a next link that loops or points to another
+    origin, an error answer, or a failure of the call itself (then also `__cause__`).
+
+    `items` keeps what was fetched before it stopped (a list, or a DataFrame with `df=True`) and
+    `pages` how many pages that was; the message says both.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        items: Any = None,
+        pages: int = 0,
+        datasource: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        self.problem = problem
+        self.items: Any = [] if items is None else items
+        self.pages = pages
+        self.datasource = datasource
+        self.status_code = status_code
+        who = f"{datasource}: " if datasource else ""
+        count = len(self.items)
+        kept = (
+            f"stopped after {pages} page{'s' * (pages != 1)}, {count} item{'s' * (count != 1)} "
+            "kept in .items"
+            if pages
+            else "nothing fetched"
+        )
+        super().__init__(f"{who}{problem} ({kept})")
+
+
 class StorageUnavailable(SetupError, httpx.HTTPError):
     """The keyring cannot store or read a secret. The message says how to fix it."""
 
@@ -586,6 +669,11 @@ def authorization_error_from_response(params: Mapping[str, str]) -> Authorizatio
     error = params.get("error") or "unknown_error"
     cls = AuthorizationDenied if error == "access_denied" else AuthorizationError
     return cls(error, params.get("error_description"), error_uri=params.get("error_uri"))
+
+
+def _utc_time(epoch: float) -> str:
+    moment = datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def first_line(error: BaseException) -> str:

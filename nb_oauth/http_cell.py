@@ -28,6 +28,7 @@ from nb_oauth.errors import NbOAuthError
 __all__ = [
     "parse_api_line",
     "ApiCellError",
+    "ApiLine",
     "ApiRequest",
     "fill_placeholders",
     "METHODS",
@@ -161,11 +162,45 @@ def _as_text(value: object) -> str:
     return str(value)
 
 
-def parse_api_line(line: str, *, cell: bool) -> tuple[str | None, str | None, bool, list[str]]:
-    """The magic line of ``%%api`` (``[NAME] [-o VAR] [--response]``) or ``%api`` (the same, then
-    ``METHOD URL``) → (name, output variable, want response, request words).
+@dataclass(frozen=True)
+class ApiLine:
+    """The magic line of ``%%api`` / ``%api``, parsed.
 
-    Raises :class:`ApiCellError`.
+    ``name``: the datasource (``None``: the default one); ``output``: the ``-o VAR`` variable;
+    ``want_response``: ``--response``; ``words``: what follows the options on a ``%api`` line
+    (``METHOD URL``). The whole-collection options: ``all_pages`` (``--all``), ``max_pages``
+    (``--max-pages N``), ``items`` (``--items PATH``), ``next_path`` (``--next PATH``),
+    ``cursor_param`` (``--cursor-param NAME``) and ``df`` (``--df``).
+    """
+
+    name: str | None = None
+    output: str | None = None
+    want_response: bool = False
+    words: tuple[str, ...] = ()
+    all_pages: bool = False
+    max_pages: int | None = None
+    items: str | None = None
+    next_path: str | None = None
+    cursor_param: str | None = None
+    df: bool = False
+
+
+_VALUE_OPTIONS = {
+    "--max-pages": "max_pages",
+    "--items": "items",
+    "--next": "next_path",
+    "--cursor-param": "cursor_param",
+}
+_PAGING_OPTIONS = ("--max-pages", "--items", "--next", "--cursor-param", "--df")
+_OPTIONS_HELP = (
+    "-o VAR, --response, --all [--max-pages N] [--items PATH] [--next PATH] "
+    "[--cursor-param NAME] [--df]"
+)
+
+
+def parse_api_line(line: str, *, cell: bool) -> ApiLine:
+    """The magic line of ``%%api`` (``[NAME] [-o VAR] [--response] [--all ...]``) or ``%api``
+    (the same, then ``METHOD URL``). Raises :class:`ApiCellError`.
     """
     try:
         words = shlex.split(line)
@@ -173,6 +208,8 @@ def parse_api_line(line: str, *, cell: bool) -> tuple[str | None, str | None, bo
         raise ApiCellError(f"{exc} (check the quotes)") from None
     output: str | None = None
     want_response = False
+    flags: dict[str, object] = {}
+    given: list[str] = []
     rest: list[str] = []
     index = 0
     while index < len(words):
@@ -183,17 +220,47 @@ def parse_api_line(line: str, *, cell: bool) -> tuple[str | None, str | None, bo
             output = words[index + 1]
             index += 2
             continue
+        if word in _VALUE_OPTIONS:
+            if index + 1 == len(words) or words[index + 1].startswith("-"):
+                raise ApiCellError(f"{word} needs a value, such as {word} {_EXAMPLES[word]}")
+            flags[_VALUE_OPTIONS[word]] = words[index + 1]
+            given.append(word)
+            index += 2
+            continue
         if word == "--response":
             want_response = True
-        elif word.startswith("-") and not rest:
-            raise ApiCellError(f"unknown option {word!r}; options are -o VAR and --response")
+        elif word == "--all":
+            flags["all_pages"] = True
+        elif word == "--df":
+            flags["df"] = True
+            given.append(word)
+        elif word.startswith("-") and (cell or not rest):
+            raise ApiCellError(f"unknown option {word!r}; options are {_OPTIONS_HELP}")
         else:
             rest.append(word)
         index += 1
+    if given and not flags.get("all_pages"):
+        raise ApiCellError(f"{given[0]} goes with --all (pull every page of a collection)")
+    if flags.get("all_pages") and want_response:
+        raise ApiCellError("--all returns the items of every page, not one response: drop one")
+    max_pages = flags.pop("max_pages", None)
+    if max_pages is not None:
+        if not isinstance(max_pages, str) or not max_pages.isdigit() or int(max_pages) < 1:
+            raise ApiCellError("--max-pages needs a whole number, 1 or more, such as 10")
+        flags["max_pages"] = int(max_pages)
+    options = {"output": output, "want_response": want_response, **flags}
     if cell:
         if len(rest) > 1:
-            raise ApiCellError("the first line takes only [NAME] [-o VAR] [--response]")
-        return (rest[0] if rest else None), output, want_response, []
+            raise ApiCellError(f"the first line takes only [NAME] and the options {_OPTIONS_HELP}")
+        return ApiLine(name=rest[0] if rest else None, **options)  # type: ignore[arg-type]
     if len(rest) >= 2 and rest[0].upper() not in METHODS and rest[1].upper() in METHODS:
-        return rest[0], output, want_response, rest[1:]
-    return None, output, want_response, rest
+        return ApiLine(name=rest[0], words=tuple(rest[1:]), **options)  # type: ignore[arg-type]
+    return ApiLine(words=tuple(rest), **options)  # type: ignore[arg-type]
+
+
+_EXAMPLES = {
+    "--max-pages": "10",
+    "--items": "data.rows",
+    "--next": "meta.next",
+    "--cursor-param": "cursor",
+}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -37,18 +38,23 @@ from nb_oauth.consent.flow import disconnect as _disconnect
 from nb_oauth.consent.unattended import unattended_reason
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import ConfigError, ConsentNeeded
+from nb_oauth.fetch import afetch_pages, fetch_pages
 from nb_oauth.oauth2_auth import OAuth2Auth
+from nb_oauth.pages import PageRules
+from nb_oauth.retries import RetryPolicy
 from nb_oauth.secret import Secret
-from nb_oauth.session import Session
+from nb_oauth.session import DEFAULT_RETRY, Session
 from nb_oauth.store import MemoryStore
 
 __all__ = [
+    "afetch_all",
     "async_client",
     "auth",
     "client",
     "connect",
     "default_session",
     "disconnect",
+    "fetch_all",
     "remove",
     "save",
     "use_store",
@@ -140,19 +146,96 @@ def remove(name: str, *, session: Session | None = None) -> None:
     (session or default_session()).remove(name)
 
 
-def client(name: str, *, session: Session | None = None, **httpx_kwargs: Any) -> httpx.Client:
-    """An `httpx.Client` for the saved datasource `name`: `base_url`, auth and timeouts set.
+def client(
+    name: str,
+    *,
+    retry: RetryPolicy | None = DEFAULT_RETRY,
+    session: Session | None = None,
+    **httpx_kwargs: Any,
+) -> httpx.Client:
+    """An `httpx.Client` for the saved datasource `name`: `base_url`, auth, timeouts and retries
+    set.
 
-    Other keyword arguments go to `httpx.Client`. Raises `ConfigError` for an unknown name.
+    `retry` bounds the waits on rate limits and connection failures (`nb_oauth.RetryPolicy`;
+    `None` turns retries off). Other keyword arguments go to `httpx.Client`. Raises
+    `ConfigError` for an unknown name, `RateLimited` when the API asks for a longer wait.
     """
-    return (session or default_session()).client(name, **httpx_kwargs)
+    return (session or default_session()).client(name, retry=retry, **httpx_kwargs)
 
 
 def async_client(
-    name: str, *, session: Session | None = None, **httpx_kwargs: Any
+    name: str,
+    *,
+    retry: RetryPolicy | None = DEFAULT_RETRY,
+    session: Session | None = None,
+    **httpx_kwargs: Any,
 ) -> httpx.AsyncClient:
     """An `httpx.AsyncClient` for the saved datasource `name`; see `client`."""
-    return (session or default_session()).async_client(name, **httpx_kwargs)
+    return (session or default_session()).async_client(name, retry=retry, **httpx_kwargs)
+
+
+def fetch_all(
+    name: str,
+    url: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    items: str | None = None,
+    max_pages: int | None = None,
+    next_path: str | None = None,
+    cursor_param: str | None = None,
+    df: bool = False,
+    progress: bool = True,
+    retry: RetryPolicy | None = DEFAULT_RETRY,
+    session: Session | None = None,
+) -> Any:
+    """Every item of the collection at `url` (relative to the datasource's `base_url`), following
+    its pages to the end or to `max_pages` (default cap: 1000 pages, with a warning when more are
+    left), as one list; `df=True` returns a pandas DataFrame (`pandas.json_normalize`) instead.
+
+    Next pages are found in the `Link` header, a next URL or a cursor in the body (Microsoft
+    Graph, Salesforce, Slack, Google, Stripe and more); `next_path` names where the next URL is
+    (with `cursor_param`, a cursor sent as that query parameter). Items are the body when it is a
+    list, else the one list under a known key (`items`, `data`, `value`, ...), else `items` (a
+    dotted path). A next page on another origin is refused: the token never follows it.
+
+    A progress bar shows pages, items and waits (`progress=False`: none). Rate limits and
+    connection failures are retried within `retry` (`nb_oauth.RetryPolicy`). Interrupting returns
+    what was fetched, with an `IncompleteWarning`. Raises `PagingError` when a page cannot be used
+    or a later call fails (what was fetched is in its `.items`), `ImportError` with the install
+    line for `df=True` without pandas, and the first call's own error (`ReauthRequired`, ...).
+    """
+    session = session or default_session()
+    rules = PageRules(items=items, next_path=next_path, cursor_param=cursor_param)
+    with session.client(name, retry=retry) as api:
+        return fetch_pages(
+            api, url, params=params, rules=rules, max_pages=max_pages, df=df, progress=progress,
+            name=name,
+        )  # fmt: skip
+
+
+async def afetch_all(
+    name: str,
+    url: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    items: str | None = None,
+    max_pages: int | None = None,
+    next_path: str | None = None,
+    cursor_param: str | None = None,
+    df: bool = False,
+    progress: bool = True,
+    retry: RetryPolicy | None = DEFAULT_RETRY,
+    session: Session | None = None,
+) -> Any:
+    """`fetch_all` for async code (an `httpx.AsyncClient` underneath):
+    ``items = await nb_oauth.afetch_all("crm", "/accounts")``."""
+    session = session or default_session()
+    rules = PageRules(items=items, next_path=next_path, cursor_param=cursor_param)
+    async with session.async_client(name, retry=retry) as api:
+        return await afetch_pages(
+            api, url, params=params, rules=rules, max_pages=max_pages, df=df, progress=progress,
+            name=name,
+        )  # fmt: skip
 
 
 def auth(name: str, *, session: Session | None = None) -> OAuth2Auth:

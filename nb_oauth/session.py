@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -22,26 +22,42 @@ from nb_oauth.discovery import complete, needs_discovery, rediscover
 from nb_oauth.errors import ConfigError
 from nb_oauth.oauth2_auth import OAuth2Auth
 from nb_oauth.redirects import async_redirect_guard, redirect_guard
+from nb_oauth.retries import AsyncRetryTransport, RetryPolicy, RetryTransport
 from nb_oauth.secret import Secret
 from nb_oauth.store import MemoryStore, TokenStore
 from nb_oauth.token_http import DEFAULT_TIMEOUT
 from nb_oauth.tokens import TokenSet
 
-__all__ = ["Session", "missing_secret"]
+__all__ = ["DEFAULT_RETRY", "Session", "missing_secret"]
+
+
+#: The retry bounds of every client a session makes unless the caller passes its own.
+DEFAULT_RETRY = RetryPolicy()
+# Client settings that belong to the transport: the retrying transport wraps one built with them.
+_TRANSPORT_OPTIONS = ("verify", "cert", "trust_env", "http1", "http2", "limits")
 
 
 class Session:
     """Datasources in `store` (default: a new `MemoryStore`), with `now` as the clock.
 
-    Thread-safe. Its `repr` names the store only; it never logs.
+    `sleep` and `async_sleep` are how its clients wait before a retry (rate limits, connection
+    failures; default `time.sleep` and `anyio.sleep`): tests pass a fake clock's, so nothing
+    sleeps. Thread-safe. Its `repr` names the store only; it never logs.
     """
 
     def __init__(
-        self, store: TokenStore | None = None, *, now: Callable[[], float] = time.time
+        self,
+        store: TokenStore | None = None,
+        *,
+        now: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        async_sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.store: TokenStore = MemoryStore() if store is None else store
         #: The clock every token expiry of this session is computed with (tests inject one).
         self.now = now
+        self.sleep = sleep
+        self.async_sleep = async_sleep
         self._lock = threading.Lock()
         self._auths: dict[str, OAuth2Auth] = {}
 
@@ -247,21 +263,40 @@ class Session:
         if auth is not None:
             auth.use_tokens(tokens)
 
-    def client(self, name: str, **httpx_kwargs: Any) -> httpx.Client:
-        """An `httpx.Client` for datasource `name`: `base_url`, auth and timeouts set.
+    def client(
+        self, name: str, *, retry: RetryPolicy | None = DEFAULT_RETRY, **httpx_kwargs: Any
+    ) -> httpx.Client:
+        """An `httpx.Client` for datasource `name`: `base_url`, auth, timeouts and retries set.
 
         Keyword arguments go to `httpx.Client` unchanged and win over the defaults (`timeout`
         defaults to 10 s connect/pool and 30 s read/write, security.md#network-faults); `auth` is
-        refused because the point of this client is its auth. Raises `ConfigError` for an unknown
-        name.
+        refused because the point of this client is its auth. `retry` bounds the waits on rate
+        limits and connection failures (`RetryPolicy`; `None`: no retries); a `transport=` of
+        yours is wrapped by the retrying one. Raises `ConfigError` for an unknown name.
         """
         auth = self.auth(name)
-        return httpx.Client(**_options(auth, httpx_kwargs, redirect_guard))
+        options = _options(auth, httpx_kwargs, redirect_guard)
+        if retry is not None:
+            inner = options.pop("transport", None) or httpx.HTTPTransport(**_transport(options))
+            options["transport"] = RetryTransport(
+                inner, retry, name=name, now=self.now, sleep=self.sleep
+            )
+        return httpx.Client(**options)
 
-    def async_client(self, name: str, **httpx_kwargs: Any) -> httpx.AsyncClient:
+    def async_client(
+        self, name: str, *, retry: RetryPolicy | None = DEFAULT_RETRY, **httpx_kwargs: Any
+    ) -> httpx.AsyncClient:
         """An `httpx.AsyncClient` for datasource `name`; see `client`."""
         auth = self.auth(name)
-        return httpx.AsyncClient(**_options(auth, httpx_kwargs, async_redirect_guard))
+        options = _options(auth, httpx_kwargs, async_redirect_guard)
+        if retry is not None:
+            inner = options.pop("transport", None) or httpx.AsyncHTTPTransport(
+                **_transport(options)
+            )
+            options["transport"] = AsyncRetryTransport(
+                inner, retry, name=name, now=self.now, sleep=self.async_sleep
+            )
+        return httpx.AsyncClient(**options)
 
     def __repr__(self) -> str:
         return f"Session(store={self.store!r})"
@@ -296,6 +331,10 @@ def _identity(datasource: Datasource) -> tuple[str, str, str]:
     # Tokens belong to one client of one authorization server (its issuer, else its token
     # endpoint: an endpoint that moved under the same issuer keeps them), for one grant.
     return datasource.issuer or datasource.token_url, datasource.client_id, datasource.grant
+
+
+def _transport(options: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: options[key] for key in _TRANSPORT_OPTIONS if key in options}
 
 
 def _options(auth: OAuth2Auth, httpx_kwargs: Mapping[str, Any], guard: Any) -> dict[str, Any]:

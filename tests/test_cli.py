@@ -110,7 +110,7 @@ def test_demo_headless_runs_the_whole_story_and_exits_0() -> None:
     result = run("demo", "--headless")
     assert result.returncode == 0, result.stderr
     steps = [line for line in result.stdout.splitlines() if line.startswith("[")]
-    assert [step[:5] for step in steps] == [f"[{i}/7]" for i in range(1, 8)]
+    assert [step[:5] for step in steps] == [f"[{i}/8]" for i in range(1, 9)]
     assert "(1 refresh, rotation on)" in result.stdout
     assert "(signed in via a device code)" in result.stdout  # SPEC section 11
     assert "tokens revoked at the provider" in result.stdout
@@ -128,7 +128,7 @@ def test_demo_without_a_browser_falls_back_to_the_stand_in(tmp_path: object) -> 
     )
     assert result.returncode == 0, result.stderr
     assert "No browser could be opened here" in result.stdout
-    assert "[7/7]" in result.stdout
+    assert "[8/8]" in result.stdout
 
 
 def test_approve_signs_in_a_waiting_kernel_like_a_browser(demo_provider: object) -> None:
@@ -194,11 +194,33 @@ def test_demo_with_a_chromium_browser_signs_in() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Approve in the browser tab that opened" in result.stdout
-    assert "[7/7]" in result.stdout and "Connected demo" in result.stdout
+    assert "[8/8]" in result.stdout and "Connected demo" in result.stdout
+
+
+def test_the_demo_story_pulls_a_whole_collection_into_a_data_frame() -> None:
+    result = run("demo", "--headless")
+    assert result.returncode == 0, result.stderr
+    step = next(line for line in result.stdout.splitlines() if line.startswith("[5/8]"))
+    assert "cursor after cursor -> 250 records in a DataFrame (250 rows x 7 columns" in step
+    assert "amount by category: books" in step
+
+
+def test_the_demo_story_without_pandas_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nb_oauth.demo.story import run_story
+
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    lines: list[str] = []
+    run_story(headless=True, timeout=30, say=lines.append)
+    step = next(line for line in lines if line.startswith("[5/8]"))
+    assert "250 records as a list; no DataFrame" in step
+    assert step.endswith("pip install 'nb_oauth[pandas]'")
+    assert lines[-1].startswith("Demo finished")
 
 
 def test_the_demo_story_connects_with_only_the_api_url() -> None:
     result = run("demo", "--headless")
     assert result.returncode == 0, result.stderr
-    step = next(line for line in result.stdout.splitlines() if line.startswith("[2/7]"))
+    step = next(line for line in result.stdout.splitlines() if line.startswith("[2/8]"))
     assert "saved from the API URL alone" in step and "registered the public client" in step

@@ -46,9 +46,9 @@ def test_every_exported_error_derives_from_nb_oauth_error() -> None:
     classes = [
         obj for obj in exported if isinstance(obj, type) and not issubclass(obj, NbOAuthWarning)
     ]
-    # The second wave added DeviceCodeExpired and ConsentNeeded; issue 18 added DPoPError and
-    # PushedAuthorizationError.
-    assert len(classes) == 27
+    # The second wave added DeviceCodeExpired and ConsentNeeded; issue 17 RateLimited and
+    # PagingError; issue 18 DPoPError and PushedAuthorizationError.
+    assert len(classes) == 29
     assert all(issubclass(cls, NbOAuthError) for cls in classes)
     assert issubclass(NbOAuthWarning, UserWarning)
 

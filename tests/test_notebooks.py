@@ -36,7 +36,8 @@ from nb_oauth.demo.store import demo_clients
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 EXECUTED = (
-    "quickstart.ipynb", "client-credentials.ipynb", "remote-kernel.ipynb", "providers.ipynb"
+    "quickstart.ipynb", "client-credentials.ipynb", "remote-kernel.ipynb", "providers.ipynb",
+    "analysis.ipynb",
 )
 CHECK_OUTPUT = "# NBVAL_CHECK_OUTPUT"
 CELL_TIMEOUT_S = 60
@@ -49,6 +50,11 @@ EVIDENCE = {
         "Disconnected demo: tokens revoked at the provider",
     ),
     "client-credentials.ipynb": ("(46, 'weekly report')", "token requests: 1"),
+    "analysis.ipynb": (
+        "Connected demo: access token valid for",
+        "(250, True)",
+        "Disconnected demo: tokens revoked at the provider",
+    ),
     "providers.ipynb": (
         "Connected gh: access token valid for",
         "Connected gmail: access token valid for",

@@ -160,3 +160,13 @@ def test_unload_removes_the_handler(ip: Any, clock: FakeClock) -> None:
     assert ip.custom_exceptions == (ReauthRequired,)
     unload(ip)
     assert ip.custom_exceptions == ()
+
+
+def test_all_shows_the_line_and_the_button_when_the_pull_needs_a_sign_in(
+    kernel_shell: Any, revoked: BrowserRobot, shown: list[Any]
+) -> None:
+    # Issue 17: %%api --all meets the same sign-in error on its first page.
+    with pytest.raises(UsageError, match="Reconnect needed.*%datasource connect demo"):
+        kernel_shell.run_cell_magic("api", "demo --all", "GET /api/records/link")
+    [button] = shown
+    assert isinstance(button, ReconnectButton)

@@ -2,14 +2,34 @@
 
 ``GET /api/me`` needs any valid token; ``GET /api/items`` (paginated) needs ``items:read``;
 ``POST /api/items`` needs ``items:write``; ``GET /api/status/<code>`` answers with that error
-status, for trying out error handling. The token may come in the ``Authorization`` header under
-any configured scheme (``Bearer`` by default) or in the ``access_token`` query parameter (RFC 6750
-§2.3, supported because the seed's "Add Access Token To: query" needs a server that accepts it).
+status, for trying out error handling.
+
+``GET /api/records/<style>`` (``items:read``) serves one collection of synthetic records
+(`demo_records`), paginated in the style asked for, as real APIs do:
+
+* ``link``: a JSON list, the next page in an RFC 8288 ``Link: <...>; rel="next"`` header (GitHub);
+* ``next``: ``{"items": [...], "next": "/api/records/next?page=2..."}`` (a body next URL);
+* ``odata``: ``{"value": [...], "@odata.nextLink": "http://..."}`` (Microsoft Graph);
+* ``cursor``: ``{"members": [...], "response_metadata": {"next_cursor": "..."}}`` (Slack);
+* ``token``: ``{"results": [...], "nextPageToken": "..."}`` (Google);
+* ``stripe``: ``{"data": [...], "has_more": true}``, continued with ``starting_after=<id>``.
+
+``per_page`` (or ``limit``) sets the page size, at most 1000. Two switches of the running
+provider act on every API call: ``latency`` (seconds each answer waits) and ``rate_limit``
+(``(requests, window_s)``: beyond that, 429 with ``Retry-After`` and GitHub's
+``X-RateLimit-*`` headers, timed by the provider's clock).
+
+The token may come in the ``Authorization`` header under any configured scheme (``Bearer`` by
+default) or in the ``access_token`` query parameter (RFC 6750 §2.3, supported because the seed's
+"Add Access Token To: query" needs a server that accepts it).
 """
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, request
 
@@ -71,8 +91,38 @@ def create_api_app(
         store.count("api_dpop_proofs")
         return None
 
+    def limited() -> Response | None:
+        # The rate limit of the demo: a fixed window on the provider's clock.
+        limit = store.rate_limit
+        if limit is None:
+            return None
+        allowed, window_s = limit
+        now = settings.now()
+        with store.lock:
+            start, used = store.window
+            if now >= start + window_s:
+                start, used = now, 0
+            used += 1
+            store.window = (start, used)
+        if used <= allowed:
+            return None
+        store.count("api_429")
+        wait = max(1, math.ceil(start + window_s - now))
+        response = jsonify({"error": "rate_limited", "retry_after": wait})
+        response.status_code = 429
+        response.headers["Retry-After"] = str(wait)
+        response.headers["X-RateLimit-Limit"] = str(allowed)
+        response.headers["X-RateLimit-Remaining"] = "0"
+        response.headers["X-RateLimit-Reset"] = str(math.ceil(start + window_s))
+        return response
+
     def authorize(scope: str | None) -> IssuedToken | Response:
         store.count("api_requests")
+        if store.latency > 0:
+            time.sleep(store.latency)
+        refused = limited()
+        if refused is not None:
+            return refused
         scheme = ""
         header = request.headers.get("Authorization")
         in_query = request.args.get("access_token")
@@ -126,6 +176,24 @@ def create_api_app(
             }
         )
 
+    @app.get("/api/records/<style>")
+    def records(style: str) -> Any:
+        token = authorize("items:read")
+        if isinstance(token, Response):
+            return token
+        if style not in _STYLES:
+            return jsonify({"error": f"style is one of {', '.join(_STYLES)}"}), 404
+        store.count(f"records_{style}")
+        size = min(_positive_int("per_page", _positive_int("limit", 25)), 1000)
+        records = store.records
+        start = _start(style, records)
+        if start is None:
+            return jsonify({"error": "unknown cursor"}), 400
+        page = records[start : start + size]
+        end = start + size
+        more = end < len(records)
+        return _page(style, page, end, size, more)
+
     @app.post("/api/items")
     def create_item() -> Any:
         token = authorize("items:write")
@@ -150,6 +218,57 @@ def create_api_app(
         return jsonify({"error": "demo_error", "status": code}), code
 
     return app
+
+
+_STYLES = ("link", "next", "odata", "cursor", "token", "stripe")
+
+
+def _start(style: str, records: list[dict[str, Any]]) -> int | None:
+    """Where a page of ``style`` starts, from its page number or cursor (None: a bad cursor)."""
+    if style in ("link", "next", "odata"):
+        return (_positive_int("page", 1) - 1) * _positive_int(
+            "per_page", _positive_int("limit", 25)
+        )
+    if style == "stripe":
+        after = request.args.get("starting_after")
+        if after is None:
+            return 0
+        ids = [str(record["id"]) for record in records]
+        return ids.index(after) + 1 if after in ids else None
+    cursor = request.args.get("cursor" if style == "cursor" else "pageToken")
+    if not cursor:
+        return 0
+    try:
+        return int(cursor.removeprefix("c-"))
+    except ValueError:
+        return None
+
+
+def _page(style: str, page: list[dict[str, Any]], end: int, size: int, more: bool) -> Any:
+    if style in ("link", "next", "odata"):
+        number = _positive_int("page", 1)
+        query = urlencode({"page": number + 1, "per_page": size})
+        following = f"{request.base_url}?{query}"
+        if style == "link":
+            response = jsonify(page)
+            if more:
+                response.headers["Link"] = f'<{following}>; rel="next"'
+            return response
+        if style == "next":
+            return jsonify({"items": page, "next": f"{request.path}?{query}" if more else None})
+        body: dict[str, Any] = {"@odata.context": "demo/$metadata#records", "value": page}
+        if more:
+            body["@odata.nextLink"] = following
+        return jsonify(body)
+    if style == "cursor":
+        cursor = f"c-{end}" if more else ""
+        return jsonify({"ok": True, "members": page, "response_metadata": {"next_cursor": cursor}})
+    if style == "token":
+        body = {"results": page}
+        if more:
+            body["nextPageToken"] = f"c-{end}"
+        return jsonify(body)
+    return jsonify({"object": "list", "url": request.path, "data": page, "has_more": more})
 
 
 def _positive_int(name: str, default: int) -> int:

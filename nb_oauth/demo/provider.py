@@ -235,6 +235,44 @@ class DemoProvider:
         with self._store.lock:
             self._store.counters.clear()
 
+    # -- switches of the running API ----------------------------------------------------------
+
+    @property
+    def latency(self) -> float:
+        """Seconds every API answer waits (0 by default); set it while the provider runs."""
+        return self._store.latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("latency is a number of seconds, 0 or more")
+        self._store.latency = float(seconds)
+
+    @property
+    def rate_limit(self) -> tuple[int, float] | None:
+        """``(requests, window_s)``: the API answers 429 with ``Retry-After`` beyond that many
+        requests per window of the provider's clock; ``None`` (the default) for no limit."""
+        return self._store.rate_limit
+
+    @rate_limit.setter
+    def rate_limit(self, limit: tuple[int, float] | None) -> None:
+        if limit is not None and (limit[0] < 1 or limit[1] <= 0):
+            raise ValueError("rate_limit is (requests, window_s), both more than 0")
+        with self._store.lock:
+            self._store.rate_limit = limit
+            self._store.window = (0.0, 0)
+
+    @property
+    def records(self) -> list[dict[str, object]]:
+        """The collection served by ``/api/records/<style>`` (a copy)."""
+        return list(self._store.records)
+
+    def set_records(self, count: int) -> None:
+        """Serve ``count`` synthetic records instead of the default 250."""
+        from .store import demo_records
+
+        self._store.records = demo_records(count)
+
     def __repr__(self) -> str:
         # Each URL stands between spaces, with no quote or bracket touching it: front ends that
         # turn URLs in text into links (JupyterLab) would take a closing quote into the link.

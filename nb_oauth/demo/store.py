@@ -207,6 +207,26 @@ class IssuedToken(TokenMixin):  # type: ignore[misc]
         return DEMO_USER
 
 
+_CATEGORIES = ("books", "games", "music", "tools")
+_TEAMS = ("north", "south", "east")
+
+
+def demo_records(count: int) -> list[dict[str, object]]:
+    """``count`` synthetic sales records, the same every run, with a nested object (so a
+    DataFrame gets dotted columns): id, name, category, amount, day, owner.team, owner.id."""
+    return [
+        {
+            "id": i,
+            "name": f"record {i}",
+            "category": _CATEGORIES[i % 4],
+            "amount": round(10 + (i * 37) % 90 + (i % 7) * 0.25, 2),
+            "day": f"2026-01-{1 + i % 28:02d}",
+            "owner": {"id": 100 + i % 9, "team": _TEAMS[i % 3]},
+        }
+        for i in range(1, count + 1)
+    ]
+
+
 class DemoStore:
     """Thread-safe in-memory storage plus the counters tests read."""
 
@@ -228,6 +248,13 @@ class DemoStore:
         self.items: list[dict[str, object]] = [
             {"id": i, "name": f"item {i}", "owner": DEMO_USER["sub"]} for i in range(1, 46)
         ]
+        #: The paginated collection (``/api/records``); see `demo_records`.
+        self.records: list[dict[str, object]] = demo_records(250)
+        #: Seconds every API answer waits (settable while running: ``DemoProvider.latency``).
+        self.latency = 0.0
+        #: At most this many API requests per window, else 429 (``DemoProvider.rate_limit``).
+        self.rate_limit: tuple[int, float] | None = None
+        self.window: tuple[float, int] = (0.0, 0)  # (window start, requests in it)
 
     def count(self, key: str) -> None:
         with self.lock:

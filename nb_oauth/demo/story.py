@@ -1,7 +1,8 @@
 """``nb-oauth demo``: the whole nb_oauth story in a terminal, against the demo provider.
 
 Configure a datasource, give consent in a browser tab (or let a stand-in browser do it with
-``--headless``), call the API, jump the clock to just before the access token expires and watch
+``--headless``), call the API, pull a whole paginated collection into a DataFrame, jump the clock
+to just before the access token expires and watch
 the client refresh it by itself, then disconnect. The provider and the client share an adjustable
 clock, so the demo takes seconds, not an hour, and nothing is written to disk or to the keyring.
 """
@@ -11,11 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import httpx
+
 from nb_oauth.consent.flow import SignInLink, connect, disconnect, open_in_new_tab
 from nb_oauth.datasource import Datasource
 from nb_oauth.demo.browser import approve
 from nb_oauth.demo.provider import DemoProvider
 from nb_oauth.errors import ReauthRequired
+from nb_oauth.fetch import fetch_pages, pandas_missing
 from nb_oauth.session import Session
 from nb_oauth.tokens import human_duration
 
@@ -42,7 +46,7 @@ def run_story(*, headless: bool, timeout: float, say: Callable[[str], None] = pr
     clock = AdjustableClock()
     # Polls every second for the device step: a demo should not make anyone wait 5 s.
     with DemoProvider(token_lifetime=TOKEN_LIFETIME_S, now=clock, device_interval=1) as provider:
-        say(f"[1/7] Demo provider running: issuer {provider.issuer}, API {provider.api_url}")
+        say(f"[1/8] Demo provider running: issuer {provider.issuer}, API {provider.api_url}")
         session = Session(now=clock)  # in memory only: the demo leaves nothing behind
         # Only the API's URL: its protected resource metadata (RFC 9728) names the issuer, the
         # issuer's metadata (RFC 8414) gives the endpoints, and a public client is registered
@@ -52,12 +56,12 @@ def run_story(*, headless: bool, timeout: float, say: Callable[[str], None] = pr
         )
         ds = session.datasource("demo")
         say(
-            f"[2/7] Datasource 'demo' saved from the API URL alone: its metadata named the issuer "
+            f"[2/8] Datasource 'demo' saved from the API URL alone: its metadata named the issuer "
             f"{ds.issuer}, the endpoints, and registered the public client {ds.client_id[:8]}...; "
             "authorization code with PKCE, scopes profile items:read"
         )
 
-        say("[3/7] Consent: " + ("a stand-in browser approves" if headless else "your browser"))
+        say("[3/8] Consent: " + ("a stand-in browser approves" if headless else "your browser"))
         result = connect(
             session,
             "demo",
@@ -71,9 +75,11 @@ def run_story(*, headless: bool, timeout: float, say: Callable[[str], None] = pr
             items = api.get("/api/items", params={"per_page": 3}).json()
             names = ", ".join(item["name"] for item in items["items"])
             say(
-                f"[4/7] API calls with the token attached: /api/me -> {me['name']}; "
+                f"[4/8] API calls with the token attached: /api/me -> {me['name']}; "
                 f"/api/items -> {names} (of {items['total']})"
             )
+
+            say("[5/8] " + _whole_collection(api))
 
             expires_in = result.expires_in or TOKEN_LIFETIME_S
             jump = expires_in - 30  # inside the 60 s refresh leeway
@@ -81,7 +87,7 @@ def run_story(*, headless: bool, timeout: float, say: Callable[[str], None] = pr
             api.get("/api/me").raise_for_status()
             refreshes = provider.counters.get("token:refresh_token", 0)
             say(
-                f"[5/7] Clock moved {human_duration(jump)} ahead, 30 s before expiry: the next "
+                f"[6/8] Clock moved {human_duration(jump)} ahead, 30 s before expiry: the next "
                 f"call refreshed the token by itself ({refreshes} refresh, rotation on) and worked"
             )
 
@@ -92,10 +98,30 @@ def run_story(*, headless: bool, timeout: float, say: Callable[[str], None] = pr
             after = "the API still answered (unexpected)"
         except ReauthRequired as exc:
             after = f"the next call says: {exc}"
-        say(f"[6/7] {outcome}; {after}")
+        say(f"[7/8] {outcome}; {after}")
         _device_story(session, provider, headless=headless, timeout=timeout, say=say)
         _key_pair_story(session, provider, say=say)
     say("Demo finished: the provider is stopped and nothing was written to disk or keyring.")
+
+
+def _whole_collection(api: httpx.Client) -> str:
+    """Pull the demo's paginated records (Slack-style cursors) into a DataFrame, or a list when
+    pandas is missing (then say how to install it)."""
+    missing = pandas_missing()
+    records = fetch_pages(
+        api, "/api/records/cursor", params={"limit": 50}, df=missing is None, progress=False,
+        name="demo",
+    )  # fmt: skip
+    pulled = f"/api/records/cursor, 50 a page, cursor after cursor -> {len(records)} records"
+    if missing is not None:
+        return f"Whole collection: {pulled} as a list; no DataFrame: {missing}"
+    totals = records.groupby("category")["amount"].sum().round(2)
+    summary = ", ".join(f"{category} {total:g}" for category, total in totals.items())
+    rows, columns = records.shape
+    return (
+        f"Whole collection: {pulled} in a DataFrame ({rows} rows x {columns} columns, nested "
+        f"owner.team as a column); amount by category: {summary}"
+    )
 
 
 def _device_story(
@@ -108,7 +134,7 @@ def _device_story(
         name="demo-device", grant="device_code", issuer=provider.issuer,
         base_url=provider.api_url, scopes="profile,items:read",
     ))
-    say("[7/7] Where the browser cannot reach the kernel: datasource 'demo-device' with "
+    say("[8/8] Where the browser cannot reach the kernel: datasource 'demo-device' with "
         "grant='device_code' (RFC 8628)")
     connect(
         session,

@@ -4,15 +4,24 @@ show and keep. Errors become one ``UsageError`` line or one error block, never a
 from __future__ import annotations
 
 import json
+import sys
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from nb_oauth.errors import InsufficientScope, NbOAuthError, ReauthRequired, first_line
+from nb_oauth.errors import (
+    InsufficientScope,
+    NbOAuthError,
+    PagingError,
+    ReauthRequired,
+    first_line,
+)
+from nb_oauth.fetch import fetch_pages
 from nb_oauth.http_cell import (
     ApiCellError,
+    ApiLine,
     ApiRequest,
     parse_api_cell,
     parse_api_line,
@@ -21,6 +30,7 @@ from nb_oauth.http_cell import (
 from nb_oauth.jupyter.datasource_magic import unknown_datasource
 from nb_oauth.jupyter.display import HttpErrorBlock, JsonDict, JsonList, TextBody
 from nb_oauth.jupyter.reconnect import offer_reconnect
+from nb_oauth.pages import PageRules
 from nb_oauth.redact import redact_text, redact_url
 
 if TYPE_CHECKING:
@@ -37,9 +47,12 @@ def run_api_magic(magics: NbOAuthMagics, line: str, cell: str | None) -> object:
     user_ns = magics.user_ns
     magic = "%%api" if cell is not None else "%api"
     try:
-        name, output, want_response, words = parse_api_line(line, cell=cell is not None)
+        parsed = parse_api_line(line, cell=cell is not None)
     except ApiCellError as exc:
         raise UsageError(f"{magic}: {exc}") from None
+    name, output, want_response, words = (
+        parsed.name, parsed.output, parsed.want_response, list(parsed.words)
+    )
     if cell is None and len(words) == 2 and words[0] in session.names():
         name, words = words[0], words[1:]  # %api NAME URL: a GET
     name = name or _default_name(magics)
@@ -55,6 +68,11 @@ def run_api_magic(magics: NbOAuthMagics, line: str, cell: str | None) -> object:
             request = parse_api_cell(cell, user_ns)
     except ApiCellError as exc:
         raise UsageError(f"%%api: {exc}") from None
+    if parsed.all_pages:
+        collection = _fetch_all(magics, name, request, parsed)
+        if output is not None:
+            user_ns[output] = _plain(collection)
+        return collection
     response = _send(magics, name, request)
     if isinstance(response, HttpErrorBlock):
         display(response)
@@ -83,11 +101,7 @@ def _default_name(magics: NbOAuthMagics) -> str:
     )
 
 
-def _send(
-    magics: NbOAuthMagics, name: str, request: ApiRequest
-) -> httpx.Response | HttpErrorBlock:
-    """Send ``request``; an API's refusal for missing scopes comes back as the same error block
-    as any other 4xx, everything else that goes wrong as one ``UsageError`` line."""
+def _client(magics: NbOAuthMagics, name: str, request: ApiRequest) -> httpx.Client:
     datasource = magics.context.session.datasource(name)
     if not datasource.resource_origins:
         raise UsageError(
@@ -100,6 +114,15 @@ def _send(
             f"%%api: {request.url} is relative but {name} has no base_url; give the full URL or "
             f"set one with %datasource edit {name} --base-url URL"
         )
+    return client
+
+
+def _send(
+    magics: NbOAuthMagics, name: str, request: ApiRequest
+) -> httpx.Response | HttpErrorBlock:
+    """Send ``request``; an API's refusal for missing scopes comes back as the same error block
+    as any other 4xx, everything else that goes wrong as one ``UsageError`` line."""
+    client = _client(magics, name, request)
     try:
         return client.request(
             request.method,
@@ -128,6 +151,40 @@ def _send(
             f"%%api: {request.method} {where} failed: {type(exc).__name__}: "
             f"{redact_text(str(exc), limit=200)}"
         ) from None
+
+
+def _fetch_all(magics: NbOAuthMagics, name: str, request: ApiRequest, line: ApiLine) -> object:
+    """``--all``: every page's items as one list (a DataFrame with ``--df``). A pull that stops
+    early keeps what it fetched: the line goes to stderr and the items are the cell's value."""
+    if request.method != "GET" or request.body is not None:
+        raise UsageError("%%api --all follows the pages of a GET without a body")
+    client = _client(magics, name, request)
+    rules = PageRules(items=line.items, next_path=line.next_path, cursor_param=line.cursor_param)
+    try:
+        value = fetch_pages(
+            client, request.url, headers=request.headers, rules=rules, max_pages=line.max_pages,
+            df=line.df, name=name,
+        )  # fmt: skip
+    except ImportError as exc:  # --df without pandas: the line says what to install
+        raise UsageError(f"%%api: {exc}") from None
+    except PagingError as exc:
+        if isinstance(exc.__cause__, ReauthRequired):
+            offer_reconnect(magics.shell, magics.context.session, name)
+        if not exc.pages:
+            raise UsageError(first_line(exc)) from None
+        print(first_line(exc), file=sys.stderr)
+        value = exc.items
+    except ReauthRequired as exc:
+        offer_reconnect(magics.shell, magics.context.session, name)
+        raise UsageError(first_line(exc)) from None
+    except NbOAuthError as exc:
+        raise UsageError(first_line(exc)) from None
+    except httpx.HTTPError as exc:
+        raise UsageError(
+            f"%%api: GET {_url_of(exc, request.url)} failed: {type(exc).__name__}: "
+            f"{redact_text(str(exc), limit=200)}"
+        ) from None
+    return JsonList(value) if isinstance(value, list) else value
 
 
 def _url_of(exc: Exception, fallback: str) -> str:

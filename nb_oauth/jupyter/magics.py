@@ -155,6 +155,15 @@ class NbOAuthMagics(Magics):
         A JSON answer is shown as a collapsible tree and returned as Python data, so `_` works;
         text is shown as text. -o VAR also stores the data in VAR; --response returns (and
         stores) the httpx.Response instead. A 4xx/5xx answer is shown as one error block.
+
+        Whole collections: --all follows the pages of a GET (Link headers, next URLs and cursors
+        in the body) and returns every page's items as one list; --df returns a pandas
+        DataFrame instead (pip install 'nb_oauth[pandas]'). --max-pages N stops after N pages
+        (default cap 1000); --items PATH names the list in each page (e.g. data.rows); --next
+        PATH names where the next URL is, or with --cursor-param NAME a cursor sent as NAME. A
+        progress bar shows pages, items and rate-limit waits; a pull that stops early says why
+        on one line and keeps what it fetched. Rate limits (429/503 Retry-After) and connection
+        failures are retried within bounds on every call, --all or not.
         """
         from nb_oauth.jupyter.api_magic import run_api_magic
 
