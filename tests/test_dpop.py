@@ -296,6 +296,12 @@ def test_the_key_is_kept_with_the_tokens_and_never_shown(
         for text in (repr(tokens), repr(auth), repr(auth.state), repr(session), str(tokens)):
             assert body not in text and "PRIVATE" not in text
         assert "dpop_key=Secret('***')" in repr(tokens)
+    from nb_oauth.jupyter.display import DatasourceStatus
+
+    shown = str(DatasourceStatus.of(session, "svc"))
+    row = next(line for line in shown.splitlines() if line.strip().startswith("DPoP key"))
+    assert row.split()[2:4] == ["thumbprint", f"{thumbprint(tokens)};"]
+    assert body not in shown and "PRIVATE" not in shown
     # Stored and read back whole: a restart keeps the key.
     stored = TokenSet.from_secret_json(tokens.to_secret_json())
     assert stored.dpop_key == tokens.dpop_key and stored.token_type == "DPoP"

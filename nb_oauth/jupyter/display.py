@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from nb_oauth.consent.flow import SignInLink
     from nb_oauth.datasource import Datasource
     from nb_oauth.session import Session
+    from nb_oauth.tokens import TokenSet
 
 __all__ = [
     "DatasourceList",
@@ -207,6 +208,8 @@ class DatasourceStatus:
     suggestion_reason: str | None = None
     #: The RFC 7638 thumbprint of the private key (private_key_jwt), never the key itself.
     key_thumbprint: str | None = None
+    #: The RFC 7638 thumbprint of the DPoP key the tokens are bound to (RFC 9449), if any.
+    dpop_thumbprint: str | None = None
 
     @classmethod
     def of(cls, session: Session, name: str) -> DatasourceStatus:
@@ -234,6 +237,7 @@ class DatasourceStatus:
             suggested_redirect_uri=None if advice is None else advice.suggested,
             suggestion_reason=None if advice is None else advice.reason,
             key_thumbprint=_key_thumbprint(session, ds),
+            dpop_thumbprint=_dpop_thumbprint(tokens, ds.name),
         )
 
     def rows(self) -> list[tuple[str, str]]:
@@ -258,6 +262,9 @@ class DatasourceStatus:
         else:
             rows.append(("client secret", f"stored in {self.secret_location}"
                          if self.has_client_secret else "none"))
+        if self.dpop_thumbprint:
+            rows.append(("DPoP key", f"thumbprint {self.dpop_thumbprint}; the tokens are bound "
+                         "to it (RFC 9449)"))
         if self.redirect_uri:
             note = f" ({self.redirect_note})" if self.redirect_note else ""
             rows.append(("redirect URI to register", self.redirect_uri + note))
@@ -417,3 +424,16 @@ def _key_thumbprint(session: Session, ds: Datasource) -> str | None:
         return load_private_key(pem, datasource=ds.name).thumbprint
     except ConfigError:
         return ""
+
+
+def _dpop_thumbprint(tokens: TokenSet | None, name: str) -> str | None:
+    """The thumbprint of the DPoP key stored with the tokens; `None` without one."""
+    if tokens is None or tokens.dpop_key is None:
+        return None
+    from nb_oauth.errors import ConfigError
+    from nb_oauth.grants.dpop import load_dpop_key
+
+    try:
+        return load_dpop_key(tokens.dpop_key, datasource=name).thumbprint
+    except ConfigError:
+        return None
