@@ -493,3 +493,13 @@ def test_add_with_private_key_jwt_and_no_key_file_is_one_line(
         assert session.names() == []
     finally:
         unload(ip)
+
+
+def test_a_short_secret_for_client_secret_jwt_warns_once_naming_the_datasource() -> None:
+    ds = nb_oauth.Datasource(name="crm", token_url="https://as.example/token", client_id="c",
+                             grant="client_credentials", client_auth="client_secret_jwt")
+    with pytest.warns(nb_oauth.SecurityWarning) as caught:
+        client_credentials_request(ds, Secret("short-secret"))
+    assert len(caught) == 1 and "client secret of crm is shorter than 32 bytes" in str(
+        caught[0].message)
+    assert "short-secret" not in str(caught[0].message)

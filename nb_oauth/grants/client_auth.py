@@ -131,7 +131,9 @@ def jwt_client_auth(
             # Checked in full when it was saved (Session.save): read without repeating that.
             key = signing.load_private_key(credential, datasource=datasource, checked=True)
         else:
-            key = signing.hmac_key(Secret(_required("client_secret_jwt", credential)))
+            key = signing.hmac_key(
+                Secret(_required("client_secret_jwt", credential)), datasource=datasource
+            )
         alg = signing_alg or key.default_alg
         key.check_alg(alg, datasource=datasource)
         assertion = signing.client_assertion(

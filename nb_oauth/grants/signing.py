@@ -18,6 +18,7 @@ import re
 import secrets
 import textwrap
 import time
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -203,13 +204,31 @@ def load_private_key(pem: str | Secret, *, datasource: str, checked: bool = Fals
     return SigningKey(kty=kty, thumbprint=key.thumbprint(), _jwk=key)
 
 
-def hmac_key(client_secret: Secret) -> SigningKey:
-    """The client secret as an HMAC key, for `client_secret_jwt` (RFC 7523 §2.2 with HS256)."""
+def hmac_key(client_secret: Secret, *, datasource: str = "") -> SigningKey:
+    """The client secret as an HMAC key, for `client_secret_jwt` (RFC 7523 §2.2 with HS256).
+
+    A secret shorter than 32 bytes is weaker than RFC 7518 §3.2 requires of an HS256 key; the
+    server issued it, so it is used, with one `SecurityWarning` naming the datasource.
+    """
     _jose()
     from joserfc.jwk import OctKey
 
-    return SigningKey(kty="oct", thumbprint="",
-                      _jwk=OctKey.import_key(client_secret.reveal().encode("utf-8")))
+    from nb_oauth.errors import SecurityWarning
+
+    data = client_secret.reveal().encode("utf-8")
+    if len(data) < 32:
+        warnings.warn(
+            f"The client secret of {datasource or 'this datasource'} is shorter than 32 bytes, "
+            "weaker than RFC 7518 §3.2 requires for client_secret_jwt (HS256); ask the provider "
+            "for a longer one, or use private_key_jwt",
+            SecurityWarning,
+            stacklevel=4,
+        )
+    with warnings.catch_warnings():
+        # joserfc's own warning about the same thing would name no datasource.
+        warnings.simplefilter("ignore")
+        key = OctKey.import_key(data)
+    return SigningKey(kty="oct", thumbprint="", _jwk=key)
 
 
 def generate_key() -> SigningKey:
