@@ -408,3 +408,27 @@ def test_the_device_grant_gets_dpop_bound_tokens(make_provider: Any, clock: Fake
         assert api.get("/api/me").status_code == 200  # a bound refresh, then a DPoP call
     assert thumbprint(session.store.load_tokens("crm")) == thumbprint(tokens)
     assert provider.counters.get("dpop_refresh_refused", 0) == 0
+
+
+def test_the_magic_takes_dpop_and_par(ip: Any, make_provider: Any, clock: FakeClock,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from nb_oauth.jupyter.magics import load, unload
+
+    provider = make_provider()
+    session = Session(now=clock)
+    load(ip, session=session)
+    monkeypatch.setenv("SVC_SECRET", "demo-basic-secret")
+    try:
+        ip.run_line_magic("datasource", (
+            f"add svc --grant client_credentials --token-url {provider.token_url} "
+            f"--client-id demo-basic --client-secret-env SVC_SECRET --base-url {provider.api_url} "
+            "--dpop"))
+        ip.run_line_magic("datasource", (
+            f"add crm --token-url {provider.token_url} --authorization-url "
+            f"{provider.authorization_url} --client-id demo-public --no-client-secret --par true"))
+    finally:
+        unload(ip)
+    assert session.datasource("svc").dpop is True and session.datasource("crm").par is True
+    with session.client("svc") as api:
+        assert api.get("/api/me").status_code == 200
+    assert provider.counters["api_dpop_proofs"] == 1
