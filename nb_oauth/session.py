@@ -327,10 +327,12 @@ def _secret(value: str | Secret | None) -> Secret | None:
     return secret
 
 
-def _identity(datasource: Datasource) -> tuple[str, str, str]:
+def _identity(datasource: Datasource) -> tuple[str, str, str, bool]:
     # Tokens belong to one client of one authorization server (its issuer, else its token
-    # endpoint: an endpoint that moved under the same issuer keeps them), for one grant.
-    return datasource.issuer or datasource.token_url, datasource.client_id, datasource.grant
+    # endpoint: an endpoint that moved under the same issuer keeps them), for one grant; and
+    # are bound to a DPoP key or not (security.md#dpop): turning DPoP on or off starts afresh.
+    return (datasource.issuer or datasource.token_url, datasource.client_id, datasource.grant,
+            datasource.dpop)
 
 
 def _transport(options: Mapping[str, Any]) -> dict[str, Any]:

@@ -432,3 +432,16 @@ def test_the_magic_takes_dpop_and_par(ip: Any, make_provider: Any, clock: FakeCl
     with session.client("svc") as api:
         assert api.get("/api/me").status_code == 200
     assert provider.counters["api_dpop_proofs"] == 1
+
+
+def test_turning_dpop_on_or_off_drops_the_tokens(make_provider: Any, clock: FakeClock) -> None:
+    provider = make_provider()
+    session = Session(now=clock)
+    service(provider, session)
+    with session.client("svc") as api:
+        api.get("/api/me")
+    assert session.store.load_tokens("svc") is not None
+    session.save(session.datasource("svc").replace(dpop=False))
+    assert session.store.load_tokens("svc") is None  # a bound token is not used as a bearer one
+    with session.client("svc") as api:
+        assert api.get("/api/me").request.headers["Authorization"].startswith("Bearer ")
