@@ -57,7 +57,7 @@ _LIST_SEPARATORS = re.compile(r"[\s,]+")
 # request override all of them (RFC 9101 §6.3).
 _RESERVED_AUTH_PARAMS = frozenset(
     "response_type client_id redirect_uri state code_challenge code_challenge_method scope iss "
-    "request request_uri".split()
+    "request request_uri dpop_jkt".split()
 )
 # RFC 6749 §4.1.3, §4.4.2, §6, §2.3.1, RFC 7636 §4.5, RFC 7521 §4.2. `username`/`password` would
 # smuggle in the password grant (security.md#protocol-parameters-and-grants) and a secret into the

@@ -11,6 +11,7 @@ import textwrap
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -96,6 +97,9 @@ def test_sign_in_refresh_and_disconnect_with_a_dpop_bound_refresh_token(
     connect(session, "crm", view=QuietView(), open_url=browser, timeout=30)
     browser.join()
     key = thumbprint(session.store.load_tokens("crm"))
+    # RFC 9449 §10: the authorization request named the key the code was then redeemed with.
+    opened = parse_qs(urlsplit(browser.opened[0]).query)
+    assert opened["dpop_jkt"] == [key]
     with session.client("crm") as api:
         assert api.get("/api/me").status_code == 200
         clock.advance(LIFETIME)
@@ -445,3 +449,26 @@ def test_turning_dpop_on_or_off_drops_the_tokens(make_provider: Any, clock: Fake
     assert session.store.load_tokens("svc") is None  # a bound token is not used as a bearer one
     with session.client("svc") as api:
         assert api.get("/api/me").request.headers["Authorization"].startswith("Bearer ")
+
+
+def test_a_code_bound_to_the_key_is_refused_with_another_key(make_provider: Any) -> None:
+    # RFC 9449 §10.1: dpop_jkt binds the code; a proof with another key cannot redeem it.
+    from nb_oauth.consent.request import AuthorizationRequest
+    from nb_oauth.grants.dpop import new_dpop_key
+    from nb_oauth.grants.token_requests import authorization_code_request
+    from nb_oauth.token_http import send_token_request
+
+    provider = make_provider()
+    ds = user(provider)
+    request = AuthorizationRequest(ds, "http://127.0.0.1:5555/callback")
+    robot = BrowserRobot(deliver=False)
+    robot(request.url)
+    code = parse_qs(urlsplit(robot.wait_for_redirect()).query)["code"][0]
+    robot.join()
+    stolen = authorization_code_request(
+        ds, None, code=nb_oauth.Secret(code), redirect_uri=request.redirect_uri,
+        code_verifier=request.pkce.code_verifier, dpop_key=new_dpop_key(),
+    )
+    answer = send_token_request(stolen)
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
+    assert provider.counters["dpop_code_refused"] == 1

@@ -375,6 +375,7 @@ def _redeem(
             code=code,
             redirect_uri=request.redirect_uri,
             code_verifier=request.pkce.code_verifier,
+            dpop_key=request.dpop_key,  # RFC 9449 §10: the key the code is bound to
         )
         where = origin(token_request.url) or token_request.url
         try:

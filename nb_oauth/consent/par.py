@@ -57,6 +57,7 @@ def pushed_if_needed(
     return AuthorizationRequest(
         ds, request.redirect_uri, state=request.state, pkce=request.pkce,
         require_iss=request.require_iss, request_uri=_request_uri(ds.name, response),
+        dpop_key=request.dpop_key,
     )
 
 

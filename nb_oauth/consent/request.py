@@ -64,7 +64,9 @@ class AuthorizationRequest:
     ``require_iss`` is true when the server advertises RFC 9207 support
     (``authorization_response_iss_parameter_supported``): a response without ``iss`` is refused.
     ``request_uri`` is set once the parameters were pushed (RFC 9126, `nb_oauth.consent.par`):
-    the browser then gets only ``client_id`` and ``request_uri``.
+    the browser then gets only ``client_id`` and ``request_uri``. With DPoP, ``dpop_key`` is the
+    datasource's new key, made here: the request names it (``dpop_jkt``, RFC 9449 §10) so the code
+    can only be redeemed with it, and the code redemption proves it.
     """
 
     datasource: Datasource
@@ -73,6 +75,18 @@ class AuthorizationRequest:
     pkce: PkcePair = field(default_factory=new_pkce, repr=False)
     require_iss: bool = False
     request_uri: str | None = None
+    dpop_key: Secret | None = field(default=None, repr=False)
+    _dpop_jkt: str | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.datasource.dpop:
+            return
+        from nb_oauth.grants.dpop import load_dpop_key, new_dpop_key
+
+        key = self.dpop_key if self.dpop_key is not None else new_dpop_key()
+        object.__setattr__(self, "dpop_key", key)  # frozen: completing construction
+        thumbprint = load_dpop_key(key, datasource=self.datasource.name).thumbprint
+        object.__setattr__(self, "_dpop_jkt", thumbprint)
 
     @property
     def params(self) -> dict[str, str]:
@@ -96,6 +110,8 @@ class AuthorizationRequest:
         if ds.scopes:
             # RFC 6749 §3.3: space-delimited, unless the provider's preset says otherwise.
             params[ds.quirks.scope_param] = ds.scope_string
+        if self._dpop_jkt is not None:
+            params["dpop_jkt"] = self._dpop_jkt  # RFC 9449 §10
         return params
 
     @property

@@ -159,12 +159,18 @@ class _AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mi
                 code_challenge_method=data.get("code_challenge_method"),
                 # RFC 6749 §4.1.2: "A maximum authorization code lifetime of 10 minutes".
                 expires_at=store.now() + 600,
+                # A server without DPoP ignores the parameter, as an unknown one.
+                dpop_jkt=data.get("dpop_jkt") if self.server.settings.dpop else None,
             )
 
     def query_authorization_code(self, code: str, client: Any) -> IssuedCode | None:
         store: DemoStore = self.server.store
         with store.lock:
             found = store.codes.get(code)
+        if found and found.dpop_jkt is not None and found.dpop_jkt != g.get("dpop_jkt"):
+            # RFC 9449 §10.1: a code bound to a key is redeemed only with a proof of it.
+            store.count("dpop_code_refused")
+            return None
         if found and found.client_id == client.client_id and store.now() < found.expires_at:
             return found
         return None

@@ -161,6 +161,8 @@ class IssuedCode(AuthorizationCodeMixin):  # type: ignore[misc]
     code_challenge: str | None
     code_challenge_method: str | None
     expires_at: float
+    # RFC 9449 §10: the thumbprint of the DPoP key the code may be redeemed with.
+    dpop_jkt: str | None = None
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri

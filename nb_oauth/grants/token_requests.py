@@ -216,11 +216,13 @@ def authorization_code_request(
     code: Secret,
     redirect_uri: str,
     code_verifier: Secret,
+    dpop_key: Secret | None = None,
 ) -> TokenRequest:
     """Redeem an authorization code (RFC 6749 §4.1.3) with its PKCE verifier (RFC 7636 §4.5).
 
     `redirect_uri` must be the one of the authorization request
-    (security.md#state-pkce-and-the-redirect-uri).
+    (security.md#state-pkce-and-the-redirect-uri). With DPoP, `dpop_key` is the key the
+    authorization request named in `dpop_jkt` (RFC 9449 §10), else a new one.
     """
     params = {
         "grant_type": "authorization_code",
@@ -234,6 +236,7 @@ def authorization_code_request(
         params,
         requested_scopes=tuple(datasource.scopes),
         spent=(code, code_verifier),
+        dpop_key=dpop_key,
     )
 
 
