@@ -19,7 +19,9 @@ import json
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from json_handler import JsonHandler
 
 _lock = threading.Lock()
 _stats = {"token_requests": 0, "api_requests": 0}
@@ -28,22 +30,7 @@ _slow_tokens = False
 _BODY = json.dumps({"items": [{"id": i, "name": f"item {i}"} for i in range(5)]}).encode()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as a real API would offer
-    # Headers and body leave in one segment: no Nagle / delayed-ACK stall of ~40 ms per request.
-    disable_nagle_algorithm = True
-    wbufsize = -1
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
-    def _send(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
+class _Handler(JsonHandler):
     def do_GET(self) -> None:  # noqa: N802
         if self.path.startswith("/api/"):
             with _lock:

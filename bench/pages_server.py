@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from json_handler import JsonHandler
 
 PAGES = 200
 
@@ -43,21 +45,7 @@ _ONE = json.dumps({"id": 1, "name": "one"}).encode()
 _TOKEN = json.dumps({"access_token": "bench", "token_type": "Bearer", "expires_in": 3600}).encode()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    wbufsize = -1
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
-    def _send(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
+class _Handler(JsonHandler):
     def do_GET(self) -> None:  # noqa: N802
         url = urlsplit(self.path)
         name = url.path.strip("/")
