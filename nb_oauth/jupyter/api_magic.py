@@ -138,19 +138,8 @@ def _send(
             url=_url_of(exc, request.url),
             excerpt=first_line(exc),
         )
-    except ReauthRequired as exc:
-        # The line says to sign in again; the button under it does it without blocking.
-        offer_reconnect(magics.shell, magics.context.session, name)
-        raise UsageError(first_line(exc)) from None
-    except NbOAuthError as exc:
-        # Already one line that says what to do (reconnect, fix a setting).
-        raise UsageError(first_line(exc)) from None
-    except httpx.HTTPError as exc:
-        where = _url_of(exc, request.url)
-        raise UsageError(
-            f"%%api: {request.method} {where} failed: {type(exc).__name__}: "
-            f"{redact_text(str(exc), limit=200)}"
-        ) from None
+    except (NbOAuthError, httpx.HTTPError) as exc:
+        raise _failed(magics, name, request, exc) from None
 
 
 def _fetch_all(magics: NbOAuthMagics, name: str, request: ApiRequest, line: ApiLine) -> object:
@@ -174,17 +163,25 @@ def _fetch_all(magics: NbOAuthMagics, name: str, request: ApiRequest, line: ApiL
             raise UsageError(first_line(exc)) from None
         print(first_line(exc), file=sys.stderr)
         value = exc.items
-    except ReauthRequired as exc:
-        offer_reconnect(magics.shell, magics.context.session, name)
-        raise UsageError(first_line(exc)) from None
-    except NbOAuthError as exc:
-        raise UsageError(first_line(exc)) from None
-    except httpx.HTTPError as exc:
-        raise UsageError(
-            f"%%api: GET {_url_of(exc, request.url)} failed: {type(exc).__name__}: "
-            f"{redact_text(str(exc), limit=200)}"
-        ) from None
+    except (NbOAuthError, httpx.HTTPError) as exc:
+        raise _failed(magics, name, request, exc) from None
     return JsonList(value) if isinstance(value, list) else value
+
+
+def _failed(
+    magics: NbOAuthMagics, name: str, request: ApiRequest, exc: Exception
+) -> UsageError:
+    """The one line a call that failed becomes. nb_oauth's errors already say what to do
+    (reconnect, fix a setting); one that needs a new sign-in also gets the Reconnect button
+    under it, which signs in without blocking."""
+    if isinstance(exc, ReauthRequired):
+        offer_reconnect(magics.shell, magics.context.session, name)
+    if isinstance(exc, NbOAuthError):
+        return UsageError(first_line(exc))
+    return UsageError(
+        f"%%api: {request.method} {_url_of(exc, request.url)} failed: {type(exc).__name__}: "
+        f"{redact_text(str(exc), limit=200)}"
+    )
 
 
 def _url_of(exc: Exception, fallback: str) -> str:
