@@ -8,6 +8,7 @@ No fixture sleeps for a token to expire: the provider and the code under test re
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +30,12 @@ __all__ = ["EPOCH", "FakeClock", "FileClock"]
 # machine (CI=true, no terminal) or a kernel run by nbclient would be recognised as unattended
 # and every sign-in would be refused; tests/test_unattended.py takes it away where it tests that.
 os.environ["NB_OAUTH_NONINTERACTIVE"] = "0"
+
+# Ctrl-C and "interrupt the kernel" are tested (a KeyboardInterrupt in this process, SIGINT to a
+# child). A shell that starts the suite in the background ignores SIGINT, and Python then neither
+# raises it nor restores it for the processes it starts: the user at a keyboard has it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class FakeClock:

@@ -39,14 +39,22 @@ def free_port() -> int:
         return port
 
 
+def user_env() -> dict[str, str]:
+    """This process's environment without what would make a Jupyter process started by a test
+    differ from the one a user starts: nb_oauth's, keyring's and Jupyter's settings, a display or
+    browser, and ``CI`` (set by the CI service running the suite, it would make every kernel
+    unattended)."""
+    return {
+        key: value for key, value in os.environ.items()
+        if not key.startswith(("NB_OAUTH_", "PYTHON_KEYRING", "JUPYTER"))
+        and key not in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY", "CI")
+    }
+
+
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The environment of a Jupyter process in ``tmp_path``: its own home, config and runtime
     folders, no display, no browser, no keyring (as on a server), nothing of nb_oauth's."""
-    env = {
-        key: value for key, value in os.environ.items()
-        if not key.startswith(("NB_OAUTH_", "PYTHON_KEYRING", "JUPYTER"))
-        and key not in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY")
-    }
+    env = user_env()
     env.update(
         {
             "HOME": str(tmp_path / "home"),

@@ -13,7 +13,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.jupyter_processes import free_port, user_env
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART = ROOT / "notebooks" / "quickstart.ipynb"
@@ -38,13 +39,6 @@ SETTINGS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def jupyterlab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A JupyterLab server on 127.0.0.1 serving a copy of the quickstart; yields (URL, root)."""
@@ -57,12 +51,8 @@ def jupyterlab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
     token = secrets.token_hex(16)
-    port = _free_port()
-    env = {
-        key: value for key, value in os.environ.items()
-        if not key.startswith(("NB_OAUTH_", "PYTHON_KEYRING", "JUPYTER"))
-        and key not in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY")
-    }
+    port = free_port()
+    env = user_env()
     env.update(
         {
             "HOME": str(tmp_path / "home"),

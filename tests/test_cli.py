@@ -53,6 +53,7 @@ def test_provider_serves_until_ctrl_c_then_exits_cleanly() -> None:
     finally:
         if process.poll() is None:
             process.kill()
+            process.communicate()  # closes the pipes
     assert process.returncode == 0
     assert "stopped" in out
     assert "Traceback" not in err

@@ -31,7 +31,7 @@ import pytest
 
 from nb_oauth.demo import DemoProvider
 from nb_oauth.handover import FOLDER_NAME, flow_key
-from tests.jupyter_processes import Kernel, free_port, stop, wait_until
+from tests.jupyter_processes import Kernel, free_port, stop, user_env, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Where scripts/test installs the proxy (npm), else the PATH.
@@ -109,11 +109,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         "c.JupyterHub.load_roles = [{'name': 'tester', 'services': ['tester'],\n"
         "    'scopes': ['admin:users', 'admin:servers', 'access:servers']}]\n"
     )
-    env = {
-        key: value for key, value in os.environ.items()
-        if not key.startswith(("NB_OAUTH_", "PYTHON_KEYRING", "JUPYTER"))
-        and key not in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY")
-    }
+    env = user_env()
     env["HOME"] = str(tmp)
     log = tmp / "jupyterhub.log"
     with log.open("w") as out:

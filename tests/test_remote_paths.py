@@ -28,7 +28,10 @@ def fake_browsers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     bin_dir.mkdir()
     for name in [*CONSOLE_BROWSERS, "xdg-open"]:
         script = bin_dir / name
-        script.write_text(f"#!/bin/sh\necho \"$@\" > '{tmp_path}/ran-{name}'\n")
+        # The graphical opener stays up a moment, as a browser does: webbrowser reports a
+        # background opener as started only while its process still runs when it looks.
+        linger = "sleep 5\n" if name == "xdg-open" else ""
+        script.write_text(f"#!/bin/sh\necho \"$@\" > '{tmp_path}/ran-{name}'\n{linger}")
         script.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
     monkeypatch.setenv("TERM", "xterm")
