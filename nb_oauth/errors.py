@@ -333,9 +333,12 @@ class TokenError(ProviderError, httpx.HTTPError):
         self.error_uri = None if error_uri is None else redact_url(error_uri)
         self.status_code = status_code
         self.datasource = datasource
-        status = "" if status_code is None else f" (HTTP {status_code})"
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        status = "" if self.status_code is None else f" (HTTP {self.status_code})"
         advice = self._advice()
-        super().__init__(
+        return (
             f"{self._failure}{status}: {_code_and_description(self)}"
             + (f". {advice}" if advice else "")
         )
@@ -345,9 +348,31 @@ class TokenError(ProviderError, httpx.HTTPError):
 
 
 class ClientConfigError(TokenError):
-    """`invalid_client` / `unauthorized_client`: the client credentials or their use are wrong."""
+    """`invalid_client` / `unauthorized_client`: the client credentials or their use are wrong.
+
+    ``no_secret_saved`` is true when the request went out as a public client because no client
+    secret is saved (a kernel restart forgets one kept in memory): the advice is then to give it.
+    """
+
+    no_secret_saved = False
+
+    def note_saved_secret(self, saved: bool, client_auth: str) -> None:
+        """Say so when the client has no saved secret to send though it may need one (any
+        ``client_auth`` but ``'none'``): the advice is then to give it again."""
+        if saved or client_auth == "none":
+            return
+        self.no_secret_saved = True
+        self.args = (self._message(),)
 
     def _advice(self) -> str:
+        if self.no_secret_saved:
+            name = self.datasource or "NAME"
+            return (
+                f"No client secret is saved for {name} here (one kept in a kernel's memory is "
+                "gone after a restart); if its app has one, give it again with %datasource edit "
+                f"{name} --new-client-secret (Python: nb_oauth.save(ds, client_secret=...)) and "
+                "sign in again; if it has none, check client_id against the app registration"
+            )
         return (
             "Check client_id, the saved client secret (nb_oauth.save(ds, client_secret=...)) and "
             "client_auth ('basic' or 'body') against the provider's app registration"

@@ -293,7 +293,10 @@ def test_a_device_endpoint_error_is_the_oauth_error() -> None:
         name="tv", grant="device_code", token_url=f"{server.issuer}/token",
         device_authorization_url=f"{server.issuer}/device", client_id="c",
     ))
-    with pytest.raises(nb_oauth.ClientConfigError, match="invalid_client"):
+    # No secret was saved to send: the line says to give it if the app has one.
+    with pytest.raises(
+        nb_oauth.ClientConfigError, match="invalid_client.*No client secret is saved for tv here"
+    ):
         connect(session, "tv", view=View(), open_url=lambda url: False)
 
 

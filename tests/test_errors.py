@@ -96,6 +96,24 @@ def test_client_config_error_points_at_the_client_settings() -> None:
     assert "HTTP 401" in message
 
 
+@pytest.mark.parametrize(
+    ("saved", "client_auth", "says_missing"),
+    [(False, "basic", True), (False, "body", True), (True, "basic", False), (False, "none", False)],
+)
+def test_invalid_client_without_a_saved_secret_says_to_give_it_again(
+    saved: bool, client_auth: str, says_missing: bool
+) -> None:
+    # A kernel restart with secrets kept in memory: the code went out as a public client's.
+    error = token_error_from_response(401, {"error": "invalid_client"}, datasource="crm")
+    assert isinstance(error, ClientConfigError)
+    error.note_saved_secret(saved, client_auth)
+    message = str(error)
+    assert ("No client secret is saved for crm here" in message) is says_missing
+    assert ("%datasource edit crm --new-client-secret" in message) is says_missing
+    assert "check client_id" in message.lower()
+    assert "invalid_client" in message and "\n" not in message
+
+
 def test_error_description_is_truncated_plain_text() -> None:
     description = "<b>bad</b>\r\nline two " + "x" * 1000
     mapped = token_error_from_response(

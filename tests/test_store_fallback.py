@@ -187,6 +187,13 @@ def test_add_connect_call_and_restart_without_a_keyring_in_the_magics(
     described = capsys.readouterr().out
     assert described.startswith("Client secrets and tokens are kept in this kernel's memory "
                                 "(nothing chosen, and ")
+    # Signing in without giving the secret again: the provider refuses the client, and the line
+    # says what is missing and the command that gives it.
+    with pytest.raises(UsageError) as refused:
+        _connect(ip, BrowserRobot(), monkeypatch, "demo")
+    assert "invalid_client" in str(refused.value) and "\n" not in str(refused.value)
+    assert "No client secret is saved for demo here" in str(refused.value)
+    assert "%datasource edit demo --new-client-secret" in str(refused.value), refused.value
     # What the line says to run, works: the secret again, a new sign-in, and calls answer.
     restarted.context.prompt_secret = lambda prompt: secret
     ip.run_line_magic("datasource", "edit demo --new-client-secret")

@@ -31,6 +31,7 @@ from nb_oauth.bearer import origin
 from nb_oauth.consent.view import ConsentView, SignInLink
 from nb_oauth.errors import (
     AuthorizationDenied,
+    ClientConfigError,
     DeviceCodeExpired,
     NbOAuthWarning,
     SignInCancelled,
@@ -83,7 +84,11 @@ def device_sign_in(
     """
     ds = session.datasource(name)
     secret = session.store.load_secret(name)
-    authorization = _authorize(ds, secret)
+    try:
+        authorization = _authorize(ds, secret)
+    except ClientConfigError as exc:
+        exc.note_saved_secret(secret is not None, ds.client_auth)
+        raise
     if authorization.interval_note:
         warnings.warn(
             f"{name}: the device authorization endpoint {authorization.interval_note}",

@@ -33,6 +33,7 @@ from nb_oauth.consent.view import ConsentView, SignInLink
 from nb_oauth.datasource import Datasource
 from nb_oauth.errors import (
     CallbackTimeout,
+    ClientConfigError,
     NbOAuthError,
     NbOAuthWarning,
     StateMismatch,
@@ -390,14 +391,18 @@ def _redeem(
         if response.status_code != 404 or refetch is None:
             break
         datasource, refetch = refetch(), None
-    tokens = read_token_response(
-        token_request,
-        status_code=response.status_code,
-        content_type=response.headers.get("Content-Type"),
-        body=response.content,
-        now=received_at,
-        datasource=name,
-    )
+    try:
+        tokens = read_token_response(
+            token_request,
+            status_code=response.status_code,
+            content_type=response.headers.get("Content-Type"),
+            body=response.content,
+            now=received_at,
+            datasource=name,
+        )
+    except ClientConfigError as exc:
+        exc.note_saved_secret(client_secret is not None, datasource.client_auth)
+        raise
     return tokens, _api_base(datasource, response.content)
 
 
