@@ -284,8 +284,9 @@ _PRESETS = (
         auth_params={"audience": "{audience}"},
         client_auth="none",
         notes="Register the exact callback, port included (set redirect_port). Grant "
-        "device_code: a Native app with the Device Code grant type on; give the audience also "
-        "as --token-param audience=ID, which is what the device request sends.",
+        "device_code: a Native app with the Device Code grant type on.",
+        # The device code request takes the audience too (auth0.md, Device grant).
+        quirks=Quirks(device_auth_params=("audience",)),
     ),
     # docs/provider-notes/strava.md: comma-separated scopes; expires_at beside expires_in (read
     # for every datasource); client id and secret as form fields; loopback hosts white-listed by

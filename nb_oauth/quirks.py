@@ -20,7 +20,10 @@ class Quirks:
     tokens: `user_scope`). `token_member`: the token response holds the user's token set inside
     this member (Slack: `authed_user`), sent as a Bearer token whatever its `token_type` says.
     `api_base_member`: the token response names the API's root in this member (Salesforce
-    `instance_url`, Zoho `api_domain`); it becomes the datasource's `base_url` at sign-in."""
+    `instance_url`, Zoho `api_domain`); it becomes the datasource's `base_url` at sign-in.
+    `device_auth_params`: the `auth_params` that the device authorization request (RFC 8628 §3.1)
+    carries too, where the provider takes them there (Auth0: `audience`); RFC 8628 names only
+    `client_id` and `scope`, so no others are sent to a device endpoint."""
 
     scope_separator: str = " "
     scope_param: str = "scope"
@@ -29,6 +32,7 @@ class Quirks:
     #: A multi-tenant endpoint's issuer shape (Microsoft `common`/`organizations`): its metadata
     #: states this template, and a response's `iss` names one tenant's issuer in its place.
     issuer_template: str | None = None
+    device_auth_params: tuple[str, ...] = ()
 
     def issuer_matches(self, configured: str, stated: str | None) -> bool:
         """Is `stated` (a response's `iss`, a metadata `issuer`) the configured issuer, or, for

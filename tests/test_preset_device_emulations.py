@@ -41,7 +41,6 @@ class DeviceCase:
     scopes: str | None = None
     #: A client secret is saved (the provider wants one for this client type).
     secret: bool = False
-    token_params: dict[str, str] = field(default_factory=dict)
 
 
 def _polls(emulation: Emulation) -> list[Logged]:
@@ -76,6 +75,9 @@ def check_google(emulation: Emulation) -> None:
     # A 'TVs and Limited Input devices' client: the secret goes with every poll.
     assert all(r.form["client_secret"] == emulation.client_secret for r in _polls(emulation))
     assert _device_request(emulation).form["scope"] == "openid email"
+    # The browser sign-in's access_type and prompt are not device request parameters.
+    assert "access_type" not in _device_request(emulation).form
+    assert "prompt" not in _device_request(emulation).form
 
 
 def check_microsoft(emulation: Emulation) -> None:
@@ -94,6 +96,7 @@ def check_okta(emulation: Emulation) -> None:
 
 def check_auth0(emulation: Emulation) -> None:
     _no_secret_anywhere(emulation)
+    # The preset's audience option reaches the device code request (auth0.md, Device grant).
     assert _device_request(emulation).form["audience"] == "https://api.example.org/"
 
 
@@ -143,7 +146,6 @@ CASES = [
                 device_error_statuses=(("slow_down", 429),)),
         check_auth0,
         {"domain": "t.eu.auth0.com", "audience": "https://api.example.org/"},
-        token_params={"audience": "https://api.example.org/"},
     ),
     DeviceCase(
         "keycloak", "https://sso.example.org/realms/lab/protocol/openid-connect/auth/device",
@@ -168,7 +170,7 @@ def _session(case: DeviceCase, emulation: Emulation, clock: FakeClock) -> Sessio
         "grant": "device_code", "client_id": emulation.client_id,
         # The only overrides: the endpoints and the API, pointed at the emulation.
         "token_url": f"{base}/token", "device_authorization_url": f"{base}/device",
-        "base_url": base, "token_params": case.token_params,
+        "base_url": base,
     }
     if case.scopes:
         fields["scopes"] = case.scopes

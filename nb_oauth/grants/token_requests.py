@@ -252,7 +252,12 @@ def device_authorization_request(
     `ValueError` when the datasource has none (discovery fills it in before)."""
     if not datasource.device_authorization_url:
         raise ValueError("this datasource has no device_authorization_url")
-    params = {**datasource.token_params}
+    # The sign-in's own parameters where the provider takes them here (Auth0's audience), then
+    # the token request's: the device request stands in for both.
+    auth_params = datasource.auth_params
+    params = {key: auth_params[key] for key in datasource.quirks.device_auth_params
+              if key in auth_params}
+    params.update(datasource.token_params)
     if datasource.scopes:
         params["scope"] = datasource.scope_string
     if datasource.resource:
