@@ -4,6 +4,7 @@ register from the environment (SEC-11, SEC-12)."""
 
 from __future__ import annotations
 
+import shutil
 import time
 import webbrowser
 from pathlib import Path
@@ -18,6 +19,8 @@ from nb_oauth.jupyter.display import DatasourceStatus
 from nb_oauth.session import Session
 
 CONSOLE_BROWSERS = ["www-browser", "lynx", "w3m", "links", "elinks"]
+#: Found before the fixture narrows PATH to the fake browsers.
+SLEEP = shutil.which("sleep") or "/bin/sleep"
 
 
 @pytest.fixture
@@ -30,7 +33,7 @@ def fake_browsers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         script = bin_dir / name
         # The graphical opener stays up a moment, as a browser does: webbrowser reports a
         # background opener as started only while its process still runs when it looks.
-        linger = "sleep 5\n" if name == "xdg-open" else ""
+        linger = f"exec {SLEEP} 5\n" if name == "xdg-open" else ""
         script.write_text(f"#!/bin/sh\necho \"$@\" > '{tmp_path}/ran-{name}'\n{linger}")
         script.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
