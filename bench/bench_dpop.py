@@ -33,6 +33,7 @@ from bench_client import CLIENT_ID, CLIENT_SECRET, Server  # noqa: E402
 import nb_oauth  # noqa: E402
 from nb_oauth.grants.dpop import load_dpop_key, new_dpop_key, proof  # noqa: E402
 from nb_oauth.grants.token_requests import client_credentials_request  # noqa: E402
+from nb_oauth.oauth2_auth import OAuth2Auth  # noqa: E402
 from nb_oauth.secret import Secret  # noqa: E402
 
 ROUND_BUDGET_S = 3.0
@@ -44,6 +45,18 @@ def _client(base: str, *, dpop: bool) -> httpx.Client:
                              client_id=CLIENT_ID, base_url=base, dpop=dpop)
     nb_oauth.save(ds, client_secret=CLIENT_SECRET, session=session)
     return nb_oauth.client("bench", session=session)
+
+
+def _in_memory_twin(client: httpx.Client) -> httpx.Client:
+    """A client of the same datasource and token whose API answers from memory: what a request
+    costs the client alone, without the server and the sockets (the wall-clock figure has both
+    processes on a 2-core machine)."""
+    auth = client.auth
+    assert isinstance(auth, OAuth2Auth)
+    answer = httpx.Response(200, content=b'{"items": []}',
+                            headers={"Content-Type": "application/json"})
+    return httpx.Client(auth=auth, base_url=client.base_url,
+                        transport=httpx.MockTransport(lambda request: answer))
 
 
 def _per_request(client: httpx.Client, n: int) -> float:
@@ -72,7 +85,7 @@ def _pem(key: object) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="GETs per round")
-    parser.add_argument("--rounds", type=int, default=7, help="rounds; the median is reported")
+    parser.add_argument("--rounds", type=int, default=11, help="rounds; the median is reported")
     args = parser.parse_args(argv)
 
     server = Server()
@@ -84,11 +97,16 @@ def main(argv: list[str] | None = None) -> int:
             _per_request(client, 50)  # warm up: token fetched, connection open
         assert clients["dpop"].get("/api/data").request.headers["Authorization"].startswith(
             "DPoP ")
+        twins = {name: _in_memory_twin(client) for name, client in clients.items()}
         timings: dict[str, list[float]] = {name: [] for name in clients}
+        in_memory: dict[str, list[float]] = {name: [] for name in clients}
+        order = list(clients)
         for _ in range(args.rounds):
-            for name, client in clients.items():
-                timings[name].append(_per_request(client, args.requests))
-        for client in clients.values():
+            order.reverse()  # each goes first in every other round
+            for name in order:
+                timings[name].append(_per_request(clients[name], args.requests))
+                in_memory[name].append(_per_request(twins[name], args.requests))
+        for client in (*clients.values(), *twins.values()):
             client.close()
     finally:
         server.close()
@@ -96,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"steady state, {args.requests} sequential GETs x {args.rounds} rounds (median):")
     print(f"  bearer  {bearer * 1e6:8.1f} us/request")
     print(f"  dpop    {dpop * 1e6:8.1f} us/request   ratio {dpop / bearer:.3f} (goal <= 1.15)")
+    bearer_cpu, dpop_cpu = (statistics.median(in_memory[n]) for n in ("bearer", "dpop"))
+    print("the client alone, the API answering from memory (median):")
+    print(f"  bearer  {bearer_cpu * 1e6:8.1f} us/request")
+    print(f"  dpop    {dpop_cpu * 1e6:8.1f} us/request   +{(dpop_cpu - bearer_cpu) * 1e6:.1f} us")
 
     key = load_dpop_key(new_dpop_key(), datasource="bench")
     url = "http://127.0.0.1:1/api/data"

@@ -22,6 +22,7 @@ import nb_oauth
 from nb_oauth.consent.flow import connect, disconnect
 from nb_oauth.demo import DemoProvider
 from nb_oauth.errors import DPoPError
+from nb_oauth.grants.dpop import htu
 from nb_oauth.grants.token_requests import client_credentials_request
 from nb_oauth.session import Session
 from nb_oauth.store.keyring_store import KeyringStore
@@ -472,3 +473,18 @@ def test_a_code_bound_to_the_key_is_refused_with_another_key(make_provider: Any)
     answer = send_token_request(stolen)
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
     assert provider.counters["dpop_code_refused"] == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://api.example/v1/items", "https://api.example/v1/items"),
+        ("https://api.example/v1/items?page=2&q=a%3Fb", "https://api.example/v1/items"),
+        ("https://api.example/v1/items#top", "https://api.example/v1/items"),
+        ("https://api.example/v1/items?page=2#top", "https://api.example/v1/items"),
+        ("https://api.example:8443/a%23b/c", "https://api.example:8443/a%23b/c"),
+    ],
+)
+def test_htu_is_the_url_without_query_and_fragment(url: str, expected: str) -> None:
+    # RFC 9449 §4.2; the URL is as httpx writes it, so an encoded ? or # stays in the path.
+    assert htu(str(httpx.URL(url))) == expected

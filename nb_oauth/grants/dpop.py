@@ -20,7 +20,6 @@ import time
 import weakref
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from nb_oauth.bearer import parse_challenges
 from nb_oauth.errors import DPoPError
@@ -60,9 +59,11 @@ def load_dpop_key(pem: Secret, *, datasource: str) -> SigningKey:
 
 
 def htu(url: str) -> str:
-    """The `htu` claim: the request URL without query and fragment (RFC 9449 §4.2)."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    """The `htu` claim: the request URL without query and fragment (RFC 9449 §4.2). `url` is
+    as httpx writes it, percent-encoded: a `?` or `#` in it can only start the query or the
+    fragment (RFC 3986 §3), so cutting there is exact, and cheaper than parsing on every
+    request."""
+    return url.partition("#")[0].partition("?")[0]
 
 
 def ath(access_token: str) -> str:

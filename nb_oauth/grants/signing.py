@@ -19,8 +19,9 @@ import secrets
 import textwrap
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from nb_oauth.datasource import SIGNING_ALGS
@@ -97,17 +98,13 @@ class SigningKey:
     def sign_es256(self, header_segment: str, claims: dict[str, Any]) -> str:
         """A compact JWS (RFC 7515 §7.1) of `claims` under an already encoded protected header,
         signed ES256 (RFC 7518 §3.4: the raw 64-byte R || S). The per-request fast path of DPoP
-        proofs: joserfc's generic encoder costs several times the signature itself; the tests
-        verify these proofs with joserfc."""
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import ec, utils
-
-        payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
-        signing_input = f"{header_segment}.{payload}".encode("ascii")
-        der = self._es256_signer.sign(signing_input, ec.ECDSA(hashes.SHA256()))
-        r, s = utils.decode_dss_signature(der)
-        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-        return f"{header_segment}.{payload}.{_b64(signature)}"
+        proofs: joserfc's generic encoder costs several times the signature itself, so this is
+        the signature and little else (the algorithm object and the encoder are made once); the
+        tests verify these proofs with joserfc."""
+        algorithm, decode_dss = _es256()
+        signing_input = f"{header_segment}.{_b64(_COMPACT_JSON.encode(claims).encode())}"
+        r, s = decode_dss(self._es256_signer.sign(signing_input.encode("ascii"), algorithm))
+        return f"{signing_input}.{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
 
     def check_alg(self, alg: str, *, datasource: str) -> None:
         """Raise `ConfigError` (field `signing_alg`) when this key cannot sign with `alg`."""
@@ -131,9 +128,23 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+#: JSON as JWS segments are written: compact. One encoder (json.dumps with options builds one
+#: per call).
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
+@cache
+def _es256() -> tuple[Any, Callable[[bytes], tuple[int, int]]]:
+    """ECDSA with SHA-256, and the DER signature decoder, from `cryptography` (once)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+    return ec.ECDSA(hashes.SHA256()), utils.decode_dss_signature
+
+
 def encode_header(header: dict[str, Any]) -> str:
     """A JWS protected header as its base64url segment (RFC 7515 §7.1)."""
-    return _b64(json.dumps(header, separators=(",", ":")).encode())
+    return _b64(_COMPACT_JSON.encode(header).encode())
 
 
 def _jose() -> Any:
